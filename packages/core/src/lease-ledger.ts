@@ -1,0 +1,209 @@
+import { LeaseReleasedError } from './errors.js';
+import { type LeaseOwner, publish, publishLazy } from './events.js';
+import type { Lease } from './resource.js';
+
+/** How a provider takes a resource back. Called at most once per lease, one or the other. */
+export interface ReturnHooks<R> {
+  release(resource: R): void | Promise<void>;
+  destroy(resource: R, reason: unknown): void | Promise<void>;
+}
+
+export interface LeaseLedgerOptions {
+  /** Provider name put on every lease and event. */
+  provider: string;
+  /** Report a lease held longer than this many ms, once, with its borrower's stack. 0 turns it off. */
+  leakDetectionMs?: number;
+  /** Record the borrower's stack on every lease even without leak detection (scopes want it). */
+  captureStacks?: boolean;
+}
+
+let nextLeaseId = 1;
+
+/**
+ * The book of leases one provider has out. Every provider — core's `Pool` and the wrappers of
+ * driver pools — issues its leases here, so they all count, report and detect leaks the same way.
+ */
+export class LeaseLedger<R> {
+  readonly provider: string;
+  /** Leases taken since the ledger was made. */
+  acquired = 0;
+  /** Leases returned (released or destroyed). */
+  returned = 0;
+  /** Leases reported as leaked. */
+  leaks = 0;
+
+  readonly #outstanding = new Set<LeaseRecord<R>>();
+  readonly #leakDetectionMs: number;
+  readonly #captureStacks: boolean;
+  #sweepTimer: NodeJS.Timeout | undefined;
+
+  constructor(options: LeaseLedgerOptions) {
+    this.provider = options.provider;
+    this.#leakDetectionMs = options.leakDetectionMs ?? 0;
+    this.#captureStacks = options.captureStacks === true || this.#leakDetectionMs > 0;
+  }
+
+  /** Leases out right now. */
+  get size(): number {
+    return this.#outstanding.size;
+  }
+
+  /** A snapshot of the leases out right now. */
+  outstanding(): Lease<R>[] {
+    return [...this.#outstanding];
+  }
+
+  /** Hand out a resource as a lease. */
+  issue(
+    resource: R,
+    resourceId: number,
+    hooks: ReturnHooks<R>,
+    waitMs: number,
+    owner?: LeaseOwner,
+  ): Lease<R> {
+    const stack = this.#captureStacks ? captureStack() : undefined;
+    const lease = new LeaseRecord(this, resource, resourceId, hooks, owner, stack);
+    this.#outstanding.add(lease);
+    this.acquired++;
+    publishLazy('resource:acquire', () => ({
+      provider: this.provider,
+      time: lease.acquiredAt,
+      leaseId: lease.id,
+      resourceId,
+      waitMs,
+      ...(owner ? { owner } : {}),
+    }));
+    if (this.#leakDetectionMs > 0 && this.#sweepTimer === undefined) this.#startSweep();
+    return lease;
+  }
+
+  /** Count a lease as leaked, e.g. because its scope ended with it still out. */
+  reportLeak(lease: Lease<R>): void {
+    if (!(lease instanceof LeaseRecord) || lease.reportedLeak) return;
+    lease.reportedLeak = true;
+    this.leaks++;
+    publish('resource:leak', {
+      provider: this.provider,
+      time: Date.now(),
+      leaseId: lease.id,
+      resourceId: lease.resourceId,
+      heldMs: Date.now() - lease.acquiredAt,
+      ...(lease.stack ? { stack: lease.stack } : {}),
+      ...(lease.owner ? { owner: lease.owner } : {}),
+    });
+  }
+
+  /** The stack of the code that took the lease, when stacks are captured. */
+  stackOf(lease: Lease<R>): string | undefined {
+    return lease instanceof LeaseRecord ? lease.stack : undefined;
+  }
+
+  /** Stop the leak sweep. Leases still out stay valid. */
+  close(): void {
+    if (this.#sweepTimer !== undefined) clearInterval(this.#sweepTimer);
+    this.#sweepTimer = undefined;
+  }
+
+  /** @internal called by a lease when it is returned. */
+  settle(lease: LeaseRecord<R>): void {
+    this.#outstanding.delete(lease);
+    this.returned++;
+    const heldMs = Date.now() - lease.acquiredAt;
+    publishLazy('resource:release', () => ({
+      provider: this.provider,
+      time: Date.now(),
+      leaseId: lease.id,
+      resourceId: lease.resourceId,
+      heldMs,
+      ...(lease.owner ? { owner: lease.owner } : {}),
+    }));
+    if (lease.reportedLeak) {
+      publish('resource:leak-returned', {
+        provider: this.provider,
+        time: Date.now(),
+        leaseId: lease.id,
+        resourceId: lease.resourceId,
+        heldMs,
+      });
+    }
+    if (this.#outstanding.size === 0) this.close();
+  }
+
+  #startSweep(): void {
+    // One timer per ledger rather than one per lease: a lease costs nothing extra on the hot path.
+    const every = Math.max(10, Math.floor(this.#leakDetectionMs / 4));
+    this.#sweepTimer = setInterval(() => this.#sweep(), every);
+    this.#sweepTimer.unref();
+  }
+
+  #sweep(): void {
+    const deadline = Date.now() - this.#leakDetectionMs;
+    for (const lease of this.#outstanding) {
+      if (!lease.reportedLeak && lease.acquiredAt <= deadline) this.reportLeak(lease);
+    }
+  }
+}
+
+class LeaseRecord<R> implements Lease<R> {
+  readonly id = nextLeaseId++;
+  readonly acquiredAt = Date.now();
+  reportedLeak = false;
+  #returned = false;
+
+  constructor(
+    private readonly ledger: LeaseLedger<R>,
+    readonly resource: R,
+    readonly resourceId: number,
+    private readonly hooks: ReturnHooks<R>,
+    readonly owner: LeaseOwner | undefined,
+    readonly stack: string | undefined,
+  ) {}
+
+  get provider(): string {
+    return this.ledger.provider;
+  }
+
+  get returned(): boolean {
+    return this.#returned;
+  }
+
+  release(): Promise<void> {
+    if (this.#returned) return Promise.reject(this.#alreadyReturned('release'));
+    this.#returned = true;
+    this.ledger.settle(this);
+    return settleHook(() => this.hooks.release(this.resource));
+  }
+
+  destroy(reason?: unknown): Promise<void> {
+    if (this.#returned) return Promise.reject(this.#alreadyReturned('destroy'));
+    this.#returned = true;
+    this.ledger.settle(this);
+    return settleHook(() => this.hooks.destroy(this.resource, reason));
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    // `await using` after an explicit release is normal, so disposal of a returned lease is a no-op.
+    return this.#returned ? Promise.resolve() : this.release();
+  }
+
+  #alreadyReturned(what: string): LeaseReleasedError {
+    return new LeaseReleasedError(
+      `cannot ${what} lease ${this.id} of provider "${this.ledger.provider}": it was already returned`,
+    );
+  }
+}
+
+function settleHook(run: () => void | Promise<void>): Promise<void> {
+  try {
+    const result = run();
+    return result instanceof Promise ? result : Promise.resolve();
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+function captureStack(): string | undefined {
+  const holder: { stack?: string } = {};
+  Error.captureStackTrace(holder, LeaseLedger.prototype.issue);
+  return holder.stack?.replace(/^Error\n/, 'lease acquired\n');
+}
