@@ -59,5 +59,26 @@ export {
 // --- pool (core's generic pool) ---
 
 // --- scope, resource pool registry ---
+export {
+  type ResourcePoolScopeOptions,
+  type ResourcePoolState,
+  ResourcePool,
+} from './resource-pool.js';
+export {
+  type ChildScopeOptions,
+  type Cleanup,
+  type ProviderLookup,
+  Scope,
+  ScopeClosedError,
+  type ScopeOptions,
+} from './scope.js';
 
 // --- graph runtime ---
+export { BatchNode } from './graph/batch-node.js';
+export type { NodeContext } from './graph/context.js';
+export { Graph, type GraphOptions, type RunOptions, type RunResult } from './graph/graph.js';
+export { type AnyNode, DEFAULT_ACTION, Node, type NodeOptions } from './graph/node.js';
+export {
+  ParallelBatchNode,
+  type ParallelBatchNodeOptions,
+} from './graph/parallel-batch-node.js';

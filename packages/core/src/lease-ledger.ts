@@ -77,18 +77,23 @@ export class LeaseLedger<R> {
     return lease;
   }
 
-  /** Count a lease as leaked, e.g. because its scope ended with it still out. */
-  reportLeak(lease: Lease<R>): void {
+  /**
+   * Count a lease as leaked, e.g. because its scope ended with it still out. `details.stack` is
+   * the borrower's stack as the caller captured it (a scope does, at acquire time); it is preferred
+   * over the ledger's own, which is taken deeper inside the provider.
+   */
+  reportLeak(lease: Lease<R>, details: { stack?: string } = {}): void {
     if (!(lease instanceof LeaseRecord) || lease.reportedLeak) return;
     lease.reportedLeak = true;
     this.leaks++;
+    const stack = details.stack ?? lease.stack;
     publish('resource:leak', {
       provider: this.provider,
       time: Date.now(),
       leaseId: lease.id,
       resourceId: lease.resourceId,
       heldMs: Date.now() - lease.acquiredAt,
-      ...(lease.stack ? { stack: lease.stack } : {}),
+      ...(stack ? { stack } : {}),
       ...(lease.owner ? { owner: lease.owner } : {}),
     });
   }

@@ -97,6 +97,13 @@ export interface Provider<R = unknown> {
   destroy(reason?: unknown): Promise<void>;
   /** Facts the monitor shows about how the provider is configured (never secrets). */
   describe?(): Record<string, unknown>;
+  /**
+   * Count a lease of this provider as leaked and publish `resource:leak`, e.g. because the scope
+   * it was taken through ended with it still out. A scope calls this before releasing the lease,
+   * passing the borrower's stack it captured at acquire time. Providers built on `LeaseLedger`
+   * forward both arguments to `ledger.reportLeak`. When absent, the scope publishes the event.
+   */
+  reportLeak?(lease: Lease<R>, details?: { stack?: string }): void;
 }
 
 export function emptyStats(): ProviderStats {

@@ -1,0 +1,236 @@
+import { randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import {
+  AbortedError,
+  CleanupError,
+  ConfigInvalidError,
+  NodeTimeoutError,
+  RouteNotFoundError,
+  abortError,
+} from '../errors.js';
+import { type RunStatus, errorInfo, publish, publishLazy } from '../events.js';
+import { ResourcePool } from '../resource-pool.js';
+import { linkSignals } from '../signals.js';
+import {
+  checkBoolean,
+  checkInteger,
+  checkObject,
+  checkString,
+  describeValue,
+  rejectUnknownKeys,
+} from '../validate.js';
+import type { NodeContext } from './context.js';
+import { type AnyNode, Node, type NodeOptions, execPhase } from './node.js';
+import { type RunState, runNode, startDeadline } from './run-node.js';
+
+/** Options of a graph. */
+export interface GraphOptions extends Pick<NodeOptions, 'name' | 'timeoutMs'> {
+  /**
+   * When a node returns an action it has no edge for, end the run there instead of failing it
+   * with `RouteNotFoundError`. Default false: an unrouted action is almost always a wiring bug.
+   */
+  allowUnrouted?: boolean;
+}
+
+/** Options of one run. */
+export interface RunOptions {
+  /** The providers nodes borrow from. Default: an empty pool (acquires fail, `defer` works). */
+  resources?: ResourcePool;
+  /** Cancels the run: every phase, retry wait and acquire sees it. */
+  signal?: AbortSignal;
+  /** Longest the whole run may take, in ms; 0 means no limit. Default 0. */
+  timeoutMs?: number;
+  /** Identifies the run in events and lease owners. Default: a random UUID. */
+  runId?: string;
+  /** Read-only values every node sees as `ctx.params`. Default: `{}`. */
+  params?: Record<string, unknown>;
+}
+
+/** How a run ended. `graph.run` returns it instead of throwing for a failed node. */
+export interface RunResult {
+  /**
+   * `ok`; `timeout` when the run or a node ran out of time; `aborted` when the run's signal
+   * aborted; `error` for any other failure.
+   */
+  status: RunStatus;
+  /** Why the run did not end `ok`. A cleanup failure after it is kept in a `CleanupError`. */
+  error?: unknown;
+  runId: string;
+  durationMs: number;
+  /** The action the last finished node chose (`'default'` when its `post` returned nothing). */
+  lastAction: string | undefined;
+  /** Node executions, counting nested graphs and the nodes inside them. */
+  steps: number;
+}
+
+const graphOptionKeys = ['name', 'timeoutMs', 'allowUnrouted'] as const;
+const runOptionKeys = ['resources', 'signal', 'timeoutMs', 'runId', 'params'] as const;
+
+/**
+ * A graph of nodes, walked from `start` along the actions each node's `post` returns. It ends at
+ * a node with no edges. A graph is itself a node, so graphs nest: as a node it runs its inner
+ * nodes in its own scope and, by default, its `post` hands on the action its last node chose.
+ *
+ * @example
+ * const read = new ReadNode();
+ * read.next(new TransformNode()).next(new WriteNode());
+ * const graph = new Graph(read, { name: 'export' });
+ * const result = await graph.run(shared, { resources, signal });
+ * if (result.status !== 'ok') console.error(result.error);
+ */
+export class Graph<Shared = unknown> extends Node<Shared, unknown, string> {
+  static override readonly optionKeys: readonly string[] = graphOptionKeys;
+
+  /** The first node of every run. */
+  readonly start: AnyNode;
+  readonly allowUnrouted: boolean;
+
+  constructor(start: AnyNode, options: GraphOptions = {}) {
+    super(options);
+    const where = `graph "${this.name}"`;
+    if (!(start instanceof Node)) {
+      throw new ConfigInvalidError(`${where}: start must be a node, got ${describeValue(start)}`);
+    }
+    this.start = start;
+    const { allowUnrouted } = checkObject(where, options);
+    this.allowUnrouted = checkBoolean(where, 'allowUnrouted', allowUnrouted, false);
+  }
+
+  /** Hands on the action the graph's last node chose, so an enclosing graph can route on it. */
+  override post(
+    _ctx: NodeContext<Shared>,
+    _input: unknown,
+    lastAction: string,
+  ): string | undefined | Promise<string | undefined> {
+    return lastAction;
+  }
+
+  /** @internal A graph's exec phase walks its nodes; `exec` and retries do not apply. */
+  override [execPhase](_input: unknown, ctx: NodeContext<Shared>, run: RunState): Promise<string> {
+    return walk(this, ctx as NodeContext, run);
+  }
+
+  /**
+   * Run the graph on `shared`. Never throws for a failing node: the result says how the run ended.
+   * Rejects only for invalid options. Every lease the run took is back when this resolves.
+   */
+  async run(shared: Shared, options: RunOptions = {}): Promise<RunResult> {
+    const checked = checkRunOptions(options);
+    const runId = checked.runId ?? randomUUID();
+    const started = performance.now();
+    const resources = checked.resources ?? new ResourcePool();
+    const deadline = startDeadline(checked.timeoutMs, `run of graph "${this.name}"`);
+    const link = linkSignals([checked.signal, deadline?.signal]);
+    const scope = resources.scope(`run:${this.name}`, { signal: link.signal, owner: { runId } });
+    const run: RunState = {
+      runId,
+      shared,
+      resources,
+      params: Object.freeze({ ...checked.params }),
+      steps: 0,
+      lastAction: undefined,
+    };
+    publishLazy('run:start', () => ({ runId, graph: this.name, time: Date.now() }));
+
+    let failed = false;
+    let failure: unknown;
+    try {
+      await runNode(this, run, scope, { root: true });
+    } catch (error) {
+      failed = true;
+      failure = error;
+    } finally {
+      deadline?.clear();
+    }
+    try {
+      await scope.close(failed ? failure : undefined);
+    } catch (error) {
+      failed = true;
+      failure = error;
+    }
+    link.dispose();
+
+    const durationMs = performance.now() - started;
+    const status: RunStatus = failed ? statusOf(failure, checked.signal) : 'ok';
+    publish('run:end', {
+      runId,
+      graph: this.name,
+      time: Date.now(),
+      durationMs,
+      status,
+      ...(failed ? { error: errorInfo(failure) } : {}),
+    });
+    return {
+      status,
+      ...(failed ? { error: failure } : {}),
+      runId,
+      durationMs,
+      lastAction: run.lastAction,
+      steps: run.steps,
+    };
+  }
+}
+
+/** Walk from the start node until a node without an edge for its action ends the graph. */
+async function walk(graph: Graph<unknown>, ctx: NodeContext, run: RunState): Promise<string> {
+  let node: AnyNode = graph.start;
+  for (;;) {
+    if (ctx.signal.aborted) throw abortError(ctx.signal, `graph "${graph.name}"`);
+    const action = await runNode(node, run, ctx.scope);
+    const next: AnyNode | undefined = node.successors.get(action);
+    if (next !== undefined) {
+      node = next;
+      continue;
+    }
+    if (node.successors.size > 0 && !graph.allowUnrouted) throw routeNotFound(graph, node, action);
+    return action;
+  }
+}
+
+function routeNotFound(graph: Graph<unknown>, node: AnyNode, action: string): RouteNotFoundError {
+  const known = [...node.successors.keys()].map((a) => `"${a}"`).join(', ');
+  return new RouteNotFoundError(
+    `graph "${graph.name}": node "${node.name}" returned action "${action}", which has no edge ` +
+      `(known actions: ${known}); wire it with .on("${action}", node) or build the graph with ` +
+      'allowUnrouted: true',
+  );
+}
+
+function statusOf(error: unknown, signal: AbortSignal | undefined): RunStatus {
+  const primary = CleanupError.isInstance(error) ? error.suppressed : error;
+  if (NodeTimeoutError.isInstance(primary)) return 'timeout';
+  if (signal?.aborted === true || AbortedError.isInstance(primary)) return 'aborted';
+  return 'error';
+}
+
+interface CheckedRunOptions {
+  resources: ResourcePool | undefined;
+  signal: AbortSignal | undefined;
+  timeoutMs: number;
+  runId: string | undefined;
+  params: Record<string, unknown>;
+}
+
+function checkRunOptions(options: RunOptions): CheckedRunOptions {
+  const where = 'graph.run options';
+  const checked = checkObject(where, options);
+  rejectUnknownKeys(where, checked, runOptionKeys);
+  const { resources, signal, params } = checked;
+  if (resources !== undefined && !(resources instanceof ResourcePool)) {
+    throw new ConfigInvalidError(
+      `${where}: option "resources" must be a ResourcePool, got ${describeValue(resources)}`,
+    );
+  }
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    throw new ConfigInvalidError(
+      `${where}: option "signal" must be an AbortSignal, got ${describeValue(signal)}`,
+    );
+  }
+  return {
+    resources,
+    signal,
+    timeoutMs: checkInteger(where, 'timeoutMs', checked.timeoutMs, 0, { min: 0 }),
+    runId: checked.runId === undefined ? undefined : checkString(where, 'runId', checked.runId),
+    params: checkObject(`${where}: option "params"`, params),
+  };
+}

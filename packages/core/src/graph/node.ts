@@ -1,0 +1,192 @@
+import { ConfigInvalidError, abortError } from '../errors.js';
+import { checkInteger, checkObject, checkString, describeValue, rejectUnknownKeys } from '../validate.js';
+import { attempt, sleep } from '../signals.js';
+import { type NodeContext, contextFor } from './context.js';
+import type { RunState } from './run-node.js';
+
+/** Options every node takes. */
+export interface NodeOptions {
+  /** Name in events, owners, scopes and errors. Default: the class name. */
+  name?: string;
+  /**
+   * Extra `exec` attempts after the first one fails, so `maxRetries: 2` means at most three
+   * attempts. Only `exec` is retried; `prep` and `post` run once. Default 0.
+   */
+  maxRetries?: number;
+  /** Wait between `exec` attempts, in ms; the wait ends early if the node is aborted. Default 0. */
+  retryDelayMs?: number;
+  /**
+   * Longest the node may take, from `setupResources` to the end of `post`, in ms. When it runs
+   * out, the node's signal aborts with `NodeTimeoutError` and the node fails with it (cleanup still
+   * runs). 0 means no limit. Default 0.
+   */
+  timeoutMs?: number;
+}
+
+/** A node of any type, as edges and graphs hold them. */
+// biome-ignore lint/suspicious/noExplicitAny: edges accept nodes of every shape; each checks its own
+export type AnyNode = Node<any, any, any, any, any>;
+
+/** The action a node takes when `post` returns nothing. */
+export const DEFAULT_ACTION = 'default';
+
+/**
+ * @internal How the runtime runs a node's exec phase. `Node` retries `exec`; batch nodes run it per
+ * item; a graph runs its nodes. Not part of the public API.
+ */
+export const execPhase: unique symbol = Symbol('kaygraph.execPhase');
+
+const nodeOptionKeys = ['name', 'maxRetries', 'retryDelayMs', 'timeoutMs'] as const;
+
+/**
+ * One step of a graph. Override `prep` (read the shared store), `exec` (do the work; the only
+ * phase that is retried) and `post` (write results back and return the next action). Wire edges
+ * with `next` and `on`. The runtime calls `setupResources` before `prep` and `cleanupResources`
+ * after `post`, however the node ends.
+ *
+ * `ExecInput` and `ExecOutput` are what one `exec` call takes and returns; they differ from
+ * `PrepResult` and `ExecResult` only in batch nodes, where `exec` sees one item at a time.
+ *
+ * @example
+ * class Summarize extends Node<{ text: string; summary?: string }, string, string> {
+ *   override prep(ctx) { return ctx.shared.text; }
+ *   override async exec(text, ctx) { return summarize(text, { signal: ctx.signal }); }
+ *   override post(ctx, _text, summary) { ctx.shared.summary = summary; return 'done'; }
+ * }
+ */
+export class Node<
+  Shared = unknown,
+  PrepResult = unknown,
+  ExecResult = unknown,
+  ExecInput = PrepResult,
+  ExecOutput = ExecResult,
+> {
+  /** Option keys the constructor accepts; subclasses with more options extend the list. */
+  static readonly optionKeys: readonly string[] = nodeOptionKeys;
+
+  readonly name: string;
+  readonly maxRetries: number;
+  readonly retryDelayMs: number;
+  readonly timeoutMs: number;
+  readonly #successors = new Map<string, AnyNode>();
+
+  constructor(options: NodeOptions = {}) {
+    const className = new.target.name || 'Node';
+    const where = `${className} options`;
+    const checked = checkObject(where, options);
+    rejectUnknownKeys(where, checked, (new.target as typeof Node).optionKeys);
+    this.name = checkString(where, 'name', checked.name, className);
+    this.maxRetries = checkInteger(where, 'maxRetries', checked.maxRetries, 0, { min: 0 });
+    this.retryDelayMs = checkInteger(where, 'retryDelayMs', checked.retryDelayMs, 0, { min: 0 });
+    this.timeoutMs = checkInteger(where, 'timeoutMs', checked.timeoutMs, 0, { min: 0 });
+  }
+
+  /** Read what the node needs from the shared store. Default: nothing. */
+  prep(_ctx: NodeContext<Shared>): PrepResult | Promise<PrepResult> {
+    return undefined as PrepResult;
+  }
+
+  /** Do the work. Retried up to `maxRetries` times; should not touch the shared store. */
+  exec(_input: ExecInput, _ctx: NodeContext<Shared>): ExecOutput | Promise<ExecOutput> {
+    return undefined as ExecOutput;
+  }
+
+  /** Runs when the last `exec` attempt failed; its result stands in for exec's. Default: rethrow. */
+  execFallback(
+    _input: ExecInput,
+    error: unknown,
+    _ctx: NodeContext<Shared>,
+  ): ExecOutput | Promise<ExecOutput> {
+    throw error;
+  }
+
+  /**
+   * Write results back and choose where to go: return an action name, or nothing for
+   * `'default'`. Default: nothing.
+   */
+  post(
+    _ctx: NodeContext<Shared>,
+    _input: PrepResult,
+    _output: ExecResult,
+  ): string | undefined | void | Promise<string | undefined | void> {
+    return undefined;
+  }
+
+  /**
+   * Acquire what the node holds for its whole execution. Called before `prep`. Leases taken with
+   * `ctx.acquire` and cleanups registered with `ctx.scope.defer` are returned even if this throws
+   * halfway; `cleanupResources` runs only if this completed.
+   */
+  setupResources(_ctx: NodeContext<Shared>): void | Promise<void> {}
+
+  /**
+   * Return what `setupResources` took. Called on success, error, timeout and abort, after the
+   * cleanups deferred later than setup and before those deferred during it (reverse order). Its
+   * error never hides the node's own. `ctx.signal` is already aborted here.
+   */
+  cleanupResources(_ctx: NodeContext<Shared>): void | Promise<void> {}
+
+  /** Wire the default action to `node`, and return `node` so chains read left to right. */
+  next<N extends AnyNode>(node: N): N {
+    return this.on(DEFAULT_ACTION, node);
+  }
+
+  /** Wire `action` to `node`, and return `node`. Wiring one action twice is refused. */
+  on<N extends AnyNode>(action: string, node: N): N {
+    checkString(`node "${this.name}" edge`, 'action', action);
+    if (!(node instanceof Node)) {
+      throw new ConfigInvalidError(
+        `node "${this.name}": edge "${action}" must lead to a node, got ${describeValue(node)}`,
+      );
+    }
+    const existing = this.#successors.get(action);
+    if (existing !== undefined && existing !== node) {
+      throw new ConfigInvalidError(
+        `node "${this.name}": action "${action}" already leads to node "${existing.name}"`,
+      );
+    }
+    this.#successors.set(action, node);
+    return node;
+  }
+
+  /** The edges leaving this node, by action. */
+  get successors(): ReadonlyMap<string, AnyNode> {
+    return this.#successors;
+  }
+
+  /** @internal Run the exec phase: `exec` with retries and fallback. */
+  [execPhase](
+    input: PrepResult,
+    ctx: NodeContext<Shared>,
+    _run: RunState,
+  ): Promise<ExecResult> | ExecResult | Promise<unknown> {
+    return execWithRetry(this, input as unknown as ExecInput, ctx);
+  }
+}
+
+/**
+ * Call `exec` until it succeeds or `maxRetries` extra attempts are spent, then `execFallback`.
+ * The attempt count is a local of this call, so concurrent runs and parallel batch items each
+ * count their own. An abort ends it at once, without fallback.
+ */
+export async function execWithRetry<Shared, Input, Output>(
+  node: Node<Shared, unknown, unknown, Input, Output>,
+  input: Input,
+  ctx: NodeContext<Shared>,
+): Promise<Output> {
+  const what = `node "${node.name}"`;
+  for (let attemptNo = 1; ; attemptNo++) {
+    if (ctx.signal.aborted) throw abortError(ctx.signal, what);
+    const attemptCtx = contextFor(ctx, attemptNo);
+    try {
+      return await node.exec(input, attemptCtx);
+    } catch (error) {
+      // Work that failed because it was cancelled is reported as the cancellation itself.
+      if (ctx.signal.aborted) throw abortError(ctx.signal, what);
+      if (attemptNo > node.maxRetries) {
+        return await attempt(() => node.execFallback(input, error, attemptCtx));
+      }
+    }
+    await sleep(node.retryDelayMs, ctx.signal, `${what} retry wait`);
+  }
+}

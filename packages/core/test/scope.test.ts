@@ -1,0 +1,325 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  AbortedError,
+  CleanupError,
+  type KayGraphEvents,
+  ProviderNotFoundError,
+  ResourcePool,
+  Scope,
+  ScopeClosedError,
+  subscribe,
+} from '../src/index.js';
+import { TestProvider, deferred } from './support/test-provider.js';
+
+const stops: (() => void)[] = [];
+afterEach(() => {
+  for (const stop of stops.splice(0)) stop();
+});
+
+function collectLeaks(): KayGraphEvents['resource:leak'][] {
+  const events: KayGraphEvents['resource:leak'][] = [];
+  stops.push(subscribe('resource:leak', (event) => events.push(event)));
+  return events;
+}
+
+describe('Scope defer', () => {
+  it('runs cleanups in reverse order of registration', async () => {
+    const scope = new Scope('s');
+    const order: number[] = [];
+    scope.defer(() => order.push(1));
+    scope.defer(async () => {
+      await new Promise((resolve) => setImmediate(resolve));
+      order.push(2);
+    });
+    scope.defer(() => order.push(3));
+
+    await scope.close();
+
+    expect(order).toEqual([3, 2, 1]);
+  });
+
+  it('runs every cleanup when some fail, and throws the failure', async () => {
+    const scope = new Scope('s');
+    const ran: string[] = [];
+    const boom = new Error('boom');
+    scope.defer(() => ran.push('first'));
+    scope.defer(() => {
+      throw boom;
+    });
+    scope.defer(() => ran.push('last'));
+
+    await expect(scope.close()).rejects.toBe(boom);
+    expect(ran).toEqual(['last', 'first']);
+  });
+
+  it('collects several failures in an AggregateError', async () => {
+    const scope = new Scope('s');
+    const a = new Error('a');
+    const b = new Error('b');
+    scope.defer(() => Promise.reject(a));
+    scope.defer(() => {
+      throw b;
+    });
+
+    const error = await scope.close().catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(AggregateError);
+    expect((error as AggregateError).errors).toEqual([b, a]);
+  });
+
+  it('keeps both the in-flight error and a cleanup failure', async () => {
+    const scope = new Scope('s');
+    const original = new Error('work failed');
+    const cleanup = new Error('cleanup failed');
+    scope.defer(() => {
+      throw cleanup;
+    });
+
+    const error = await scope.close(original).catch((e: unknown) => e);
+
+    expect(CleanupError.isInstance(error)).toBe(true);
+    expect((error as CleanupError).error).toBe(cleanup);
+    expect((error as CleanupError).suppressed).toBe(original);
+  });
+
+  it('resolves when closed with an in-flight error and every cleanup succeeds', async () => {
+    const scope = new Scope('s');
+    let ran = false;
+    scope.defer(() => {
+      ran = true;
+    });
+
+    await expect(scope.close(new Error('work failed'))).resolves.toBeUndefined();
+    expect(ran).toBe(true);
+  });
+
+  it('closes once: a second close returns the same outcome and runs nothing again', async () => {
+    const scope = new Scope('s');
+    let runs = 0;
+    scope.defer(() => {
+      runs++;
+    });
+
+    const first = scope.close();
+    const second = scope.close();
+    await first;
+    await second;
+    await scope.close();
+
+    expect(second).toBe(first);
+    expect(runs).toBe(1);
+    expect(scope.closed).toBe(true);
+  });
+
+  it('refuses defer and acquire after close', async () => {
+    const resources = new ResourcePool().add(new TestProvider());
+    const scope = resources.scope('s');
+    await scope.close();
+
+    expect(() => scope.defer(() => {})).toThrow(ScopeClosedError);
+    await expect(scope.acquire('test')).rejects.toSatisfy((e) => ScopeClosedError.isInstance(e));
+  });
+});
+
+describe('Scope signal', () => {
+  it('aborts when the scope closes', async () => {
+    const scope = new Scope('s');
+    expect(scope.signal.aborted).toBe(false);
+
+    await scope.close();
+
+    expect(scope.signal.aborted).toBe(true);
+    expect(AbortedError.isInstance(scope.signal.reason)).toBe(true);
+  });
+
+  it('aborts with the parent signal and its reason', () => {
+    const controller = new AbortController();
+    const scope = new Scope('s', { signal: controller.signal });
+    const reason = new Error('stop');
+
+    controller.abort(reason);
+
+    expect(scope.signal.aborted).toBe(true);
+    expect(scope.signal.reason).toBe(reason);
+  });
+});
+
+describe('Scope children', () => {
+  it('closes children before the parent runs its own cleanups', async () => {
+    const parent = new Scope('parent');
+    const order: string[] = [];
+    parent.defer(() => order.push('parent'));
+    const child = parent.child('child');
+    child.defer(() => order.push('child'));
+    const grandchild = child.child('grandchild');
+    grandchild.defer(() => order.push('grandchild'));
+
+    await parent.close();
+
+    expect(order).toEqual(['grandchild', 'child', 'parent']);
+    expect(child.closed && grandchild.closed).toBe(true);
+  });
+
+  it('aborts a child when the parent closes, and lets a child close on its own', async () => {
+    const parent = new Scope('parent', { owner: { runId: 'r1' } });
+    const early = parent.child('early');
+    const late = parent.child('late', { owner: { node: 'n' } });
+    const order: string[] = [];
+    early.defer(() => order.push('early'));
+    late.defer(() => order.push('late'));
+
+    await early.close();
+    expect(order).toEqual(['early']);
+    expect(late.signal.aborted).toBe(false);
+    expect(late.owner).toEqual({ runId: 'r1', node: 'n', scope: 'late' });
+
+    await parent.close();
+    expect(order).toEqual(['early', 'late']);
+    expect(late.signal.aborted).toBe(true);
+  });
+});
+
+describe('Scope leases', () => {
+  it('passes its owner and a signal that follows both the scope and the caller', async () => {
+    const provider = new TestProvider({ max: 0 });
+    const resources = new ResourcePool().add(provider);
+    const scope = resources.scope('s', { owner: { runId: 'run-1', node: 'reader' } });
+    const caller = new AbortController();
+
+    const pending = scope.acquire('test', { signal: caller.signal });
+    const seen = provider.acquireCalls[0]!;
+    expect(seen.owner).toEqual({ runId: 'run-1', node: 'reader', scope: 's' });
+    expect(seen.signal?.aborted).toBe(false);
+
+    caller.abort();
+    await expect(pending).rejects.toSatisfy((e) => AbortedError.isInstance(e));
+    expect(seen.signal?.aborted).toBe(true);
+    expect(scope.signal.aborted).toBe(false);
+    await scope.close();
+  });
+
+  it('cancels an acquire still waiting when the scope closes', async () => {
+    const provider = new TestProvider({ max: 0 });
+    const scope = new ResourcePool().add(provider).scope('s');
+
+    const pending = scope.acquire('test');
+    const outcome = pending.catch((e: unknown) => e);
+    await scope.close();
+
+    expect(AbortedError.isInstance(await outcome)).toBe(true);
+    expect(provider.stats().waiting).toBe(0);
+  });
+
+  it('releases a lease still out at close and reports it with the borrower stack', async () => {
+    const leaks = collectLeaks();
+    const provider = new TestProvider();
+    const resources = new ResourcePool().add(provider);
+    const scope = resources.scope('s', { owner: { runId: 'run-7' } });
+
+    const kept = await scope.acquire('test');
+    const returned = await scope.acquire('test');
+    await returned.release();
+    expect(provider.stats().inUse).toBe(1);
+
+    await scope.close();
+
+    expect(kept.returned).toBe(true);
+    expect(provider.stats().inUse).toBe(0);
+    expect(scope.leaks).toBe(1);
+    expect(resources.leaks()).toBe(1);
+    expect(provider.stats().leaks).toBe(1);
+    expect(leaks).toHaveLength(1);
+    expect(leaks[0]).toMatchObject({
+      provider: 'test',
+      leaseId: kept.id,
+      owner: { runId: 'run-7', scope: 's' },
+    });
+    expect(leaks[0]!.stack).toContain('scope.test.ts');
+  });
+
+  it('publishes the leak itself for a provider without reportLeak', async () => {
+    const leaks = collectLeaks();
+    const provider = new TestProvider({ name: 'plain', withoutReportLeak: true });
+    const scope = new ResourcePool().add(provider).scope('s');
+
+    const lease = await scope.acquire('plain');
+    await scope.close();
+
+    expect(leaks).toHaveLength(1);
+    expect(leaks[0]).toMatchObject({ provider: 'plain', leaseId: lease.id });
+    expect(leaks[0]!.stack).toContain('scope.test.ts');
+    expect(provider.stats().inUse).toBe(0);
+  });
+
+  it('returns leases after the cleanups registered later, before those registered earlier', async () => {
+    const provider = new TestProvider();
+    const scope = new ResourcePool().add(provider).scope('s');
+    const seen: boolean[] = [];
+
+    scope.defer(() => seen.push(lease.returned));
+    const lease = await scope.acquire('test');
+    scope.defer(() => seen.push(lease.returned));
+    await scope.close();
+
+    expect(seen).toEqual([false, true]);
+  });
+
+  it('counts leaks of child scopes in the pool', async () => {
+    const resources = new ResourcePool().add(new TestProvider());
+    const run = resources.scope('run');
+    const node = run.child('node');
+
+    await node.acquire('test');
+    await run.close();
+
+    expect(node.leaks).toBe(1);
+    expect(resources.leaks()).toBe(1);
+  });
+
+  it('use() returns the lease when the callback ends, by value or by throw', async () => {
+    const provider = new TestProvider({ max: 1 });
+    const scope = new ResourcePool().add(provider).scope('s');
+    const boom = new Error('boom');
+
+    const id = await scope.use('test', (resource: { id: number }) => resource.id);
+    const failed = scope.use('test', () => {
+      throw boom;
+    });
+
+    expect(id).toBe(1);
+    await expect(failed).rejects.toBe(boom);
+    expect(provider.stats().inUse).toBe(0);
+    await scope.close();
+    expect(scope.leaks).toBe(0);
+  });
+
+  it('fails an acquire from an unknown provider with ProviderNotFoundError', async () => {
+    const scope = new ResourcePool().add(new TestProvider()).scope('s');
+
+    await expect(scope.acquire('nope')).rejects.toSatisfy((e) => ProviderNotFoundError.isInstance(e));
+    await expect(new Scope('bare').acquire('test')).rejects.toSatisfy((e) =>
+      ProviderNotFoundError.isInstance(e),
+    );
+    await scope.close();
+  });
+
+  it('waits for an acquire in flight and returns a lease that arrives during close', async () => {
+    const gate = deferred();
+    const provider = new TestProvider();
+    const original = provider.acquire.bind(provider);
+    // A provider that ignores the abort and hands the lease out late.
+    provider.acquire = async (options) => {
+      await gate.promise;
+      return original({ ...options, signal: undefined });
+    };
+    const scope = new ResourcePool().add(provider).scope('s');
+
+    const pending = scope.acquire('test').catch((e: unknown) => e);
+    const closing = scope.close();
+    gate.resolve();
+    await closing;
+
+    expect(ScopeClosedError.isInstance(await pending)).toBe(true);
+    expect(provider.stats().inUse).toBe(0);
+  });
+});
