@@ -1,0 +1,377 @@
+import {
+  AcquireTimeoutError,
+  type AcquireOptions,
+  type CloseOptions,
+  type HealthReport,
+  type Lease,
+  LeaseLedger,
+  LeaseReleasedError,
+  PoolClosedError,
+  type Provider,
+  type ProviderState,
+  type ProviderStats,
+  errorInfo,
+  publish,
+  publishLazy,
+} from '@kaygraph/core';
+import { Pool } from 'undici';
+import { type ConnectionCounters, watchConnections } from './connection-events.js';
+import {
+  type HttpProviderOptions,
+  type ResolvedHttpOptions,
+  resolveHttpOptions,
+} from './http-options.js';
+import { type HttpRequestOptions, type HttpResponse, prepareRequest } from './http-request.js';
+import { type RunnerContext, runRequest } from './request-runner.js';
+import { SlotGate, closedError } from './slot-gate.js';
+
+/**
+ * One request slot of the provider: a lease on it lets its holder send requests without
+ * queueing for a slot each time. At most `connections × pipelining` slots exist.
+ */
+export interface HttpSlot {
+  /** Slot number, from 1 to `connections × pipelining`. */
+  readonly slot: number;
+  /** Send a request in this slot (retries included). Rejects once the lease is returned. */
+  request(options: Omit<HttpRequestOptions, 'owner'>): Promise<HttpResponse>;
+}
+
+/** undici's own view of the pool's sockets and requests. */
+export interface HttpPoolStats {
+  /** Open sockets. */
+  connected: number;
+  /** Open sockets with no request on them. */
+  free: number;
+  /** Requests undici has not yet written to a socket. */
+  pending: number;
+  /** Requests queued inside undici. */
+  queued: number;
+  /** Requests in flight. */
+  running: number;
+  /** Pending plus running requests. */
+  size: number;
+}
+
+/**
+ * Stats of the HTTP provider. `size`/`idle` count open sockets, `inUse`/`waiting` count request
+ * slots (leases), `created`/`destroyed`/`errors` count sockets opened, closed and failed to open.
+ */
+export interface HttpProviderStats extends ProviderStats {
+  /** Request slots: `connections × pipelining`. */
+  slots: number;
+  /** undici's pool stats. */
+  pool: HttpPoolStats;
+}
+
+/** The HTTP provider: an undici pool for one origin behind the KayGraph `Provider` face. */
+export interface HttpProvider extends Provider<HttpSlot> {
+  /** The origin requests go to, without credentials. */
+  readonly origin: string;
+  /**
+   * Send a request and read its whole response. The response body is always read in full or
+   * destroyed, so a caller cannot leak a connection; retries follow the provider's policy.
+   *
+   * @example
+   * const { statusCode, body } = await http.request({ method: 'GET', path: '/health' });
+   */
+  request(options: HttpRequestOptions): Promise<HttpResponse>;
+  stats(): HttpProviderStats;
+  describe(): Record<string, unknown>;
+}
+
+/**
+ * Create an HTTP provider for one origin. Options are checked here; sockets open on first use.
+ *
+ * @example
+ * const http = createHttpProvider({ origin: 'https://api.example.com', connections: 4 });
+ * const res = await http.request({ method: 'PUT', path: '/chunks/1', body, idempotencyKey });
+ * await http.close();
+ */
+export function createHttpProvider(options: HttpProviderOptions): HttpProvider {
+  return new UndiciHttpProvider(resolveHttpOptions(options));
+}
+
+const DEFAULT_CLOSE_TIMEOUT_MS = 10_000;
+
+class UndiciHttpProvider implements HttpProvider {
+  readonly kind = 'http';
+  readonly name: string;
+  readonly origin: string;
+  #state: ProviderState = 'new';
+  readonly #options: ResolvedHttpOptions;
+  readonly #pool: Pool;
+  readonly #gate: SlotGate;
+  readonly #ledger: LeaseLedger<HttpSlot>;
+  readonly #connections: ConnectionCounters;
+  readonly #runner: RunnerContext;
+  #acquireTimeouts = 0;
+  #drained: (() => void)[] = [];
+  #closing: Promise<void> | undefined;
+  #destroying: Promise<void> | undefined;
+
+  constructor(options: ResolvedHttpOptions) {
+    this.#options = options;
+    this.name = options.name;
+    this.origin = options.origin;
+    this.#pool = new Pool(options.origin, {
+      connections: options.connections,
+      pipelining: options.pipelining,
+      connectTimeout: options.connectTimeoutMs,
+      headersTimeout: options.headersTimeoutMs,
+      bodyTimeout: options.bodyTimeoutMs,
+      connect: { rejectUnauthorized: options.tlsRejectUnauthorized },
+    });
+    this.#gate = new SlotGate(options.connections * options.pipelining);
+    this.#ledger = new LeaseLedger({
+      provider: this.name,
+      leakDetectionMs: options.leakDetectionMs,
+    });
+    this.#connections = watchConnections(this.#pool, this.name);
+    this.#runner = {
+      provider: this.name,
+      dispatcher: this.#pool,
+      retry: options.retry,
+      timeouts: {
+        connect: options.connectTimeoutMs,
+        headers: options.headersTimeoutMs,
+        body: options.bodyTimeoutMs,
+      },
+      onRetry: (message) => this.#warn(message),
+    };
+  }
+
+  get state(): ProviderState {
+    return this.#state;
+  }
+
+  async open(): Promise<void> {
+    this.#markOpen();
+  }
+
+  // Synchronous so that acquire() takes its place in the slot queue in call order.
+  #markOpen(): void {
+    if (this.#state !== 'new') return;
+    this.#state = 'open';
+    publish('provider:open', { provider: this.name, time: Date.now(), kind: this.kind });
+    if (!this.#options.tlsRejectUnauthorized) {
+      this.#warn(`TLS certificate verification is off for ${this.origin}`);
+    }
+  }
+
+  async acquire(options: AcquireOptions = {}): Promise<Lease<HttpSlot>> {
+    if (this.#state === 'closing' || this.#state === 'closed') throw closedError(this.name);
+    this.#markOpen();
+
+    const started = Date.now();
+    const timeoutMs = options.timeoutMs ?? this.#options.acquireTimeoutMs;
+    let slot: number;
+    try {
+      slot = await this.#gate.take(timeoutMs, options.signal, `acquire from "${this.name}"`);
+    } catch (error) {
+      if (AcquireTimeoutError.isInstance(error)) this.#countTimeout(started, options);
+      throw error;
+    }
+    const resource = new SlotHandle(slot, this);
+    const hooks = { release: () => this.#give(resource), destroy: () => this.#give(resource) };
+    return this.#ledger.issue(resource, slot, hooks, Date.now() - started, options.owner);
+  }
+
+  async request(options: HttpRequestOptions): Promise<HttpResponse> {
+    const req = this.prepare(options);
+    const lease = await this.acquire({ signal: options.signal, owner: options.owner });
+    try {
+      return await runRequest(this.#runner, req, options.signal);
+    } finally {
+      await lease.release();
+    }
+  }
+
+  /** @internal used by slot handles */
+  prepare(options: unknown) {
+    return prepareRequest(options, {
+      origin: this.origin,
+      headers: this.#options.headers,
+      maxRetries: this.#options.retry.maxRetries,
+      secrets: this.#options.secrets,
+    });
+  }
+
+  /** @internal used by slot handles */
+  run(options: HttpRequestOptions): Promise<HttpResponse> {
+    return runRequest(this.#runner, this.prepare(options), options.signal);
+  }
+
+  stats(): HttpProviderStats {
+    const pool = this.#poolStats();
+    return {
+      size: pool.connected,
+      inUse: this.#ledger.size,
+      idle: pool.free,
+      waiting: this.#gate.waiting,
+      pending: 0,
+      created: this.#connections.created,
+      destroyed: this.#connections.destroyed,
+      errors: this.#connections.errors,
+      acquireTimeouts: this.#acquireTimeouts,
+      leaks: this.#ledger.leaks,
+      acquired: this.#ledger.acquired,
+      released: this.#ledger.returned,
+      slots: this.#gate.limit,
+      pool,
+    };
+  }
+
+  async check(options: { signal?: AbortSignal } = {}): Promise<HealthReport> {
+    const started = Date.now();
+    let report: HealthReport;
+    try {
+      const res = await this.request({
+        method: 'HEAD',
+        path: this.#options.healthPath,
+        throwOnStatus: false,
+        maxRetries: 0,
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+      const ok = res.statusCode < 500;
+      report = {
+        ok,
+        latencyMs: Date.now() - started,
+        ...(ok ? {} : { error: `HEAD ${this.#options.healthPath} answered ${res.statusCode}` }),
+        details: { statusCode: res.statusCode },
+      };
+    } catch (error) {
+      report = { ok: false, latencyMs: Date.now() - started, error: errorInfo(error).message };
+    }
+    publishLazy('provider:health', () => ({
+      provider: this.name,
+      time: Date.now(),
+      ok: report.ok,
+      latencyMs: report.latencyMs,
+      ...(report.error ? { error: { name: 'HealthCheckError', message: report.error } } : {}),
+    }));
+    return report;
+  }
+
+  close(options: CloseOptions = {}): Promise<void> {
+    this.#closing ??= this.#closeGracefully(options.timeoutMs ?? DEFAULT_CLOSE_TIMEOUT_MS);
+    return this.#closing;
+  }
+
+  destroy(reason?: unknown): Promise<void> {
+    if (this.#state === 'closed' && this.#destroying === undefined) return Promise.resolve();
+    this.#destroying ??= this.#destroyNow(reason);
+    return this.#destroying;
+  }
+
+  describe(): Record<string, unknown> {
+    const o = this.#options;
+    return {
+      origin: o.origin,
+      connections: o.connections,
+      pipelining: o.pipelining,
+      slots: this.#gate.limit,
+      connectTimeoutMs: o.connectTimeoutMs,
+      headersTimeoutMs: o.headersTimeoutMs,
+      bodyTimeoutMs: o.bodyTimeoutMs,
+      acquireTimeoutMs: o.acquireTimeoutMs,
+      maxRetries: o.retry.maxRetries,
+      tlsVerify: o.tlsRejectUnauthorized,
+      // Names only: the values may be credentials.
+      defaultHeaders: Object.keys(o.headers),
+    };
+  }
+
+  async #closeGracefully(timeoutMs: number): Promise<void> {
+    if (this.#destroying) return this.#destroying;
+    this.#beginShutdown();
+    const drained = await this.#waitForLeases(timeoutMs);
+    if (this.#destroying) return this.#destroying;
+    if (drained) await this.#pool.close();
+    else await this.#pool.destroy(closedError(this.name));
+    this.#finishShutdown(!drained);
+  }
+
+  async #destroyNow(reason: unknown): Promise<void> {
+    this.#beginShutdown();
+    const error = new PoolClosedError(`provider "${this.name}" was destroyed`, { cause: reason });
+    await this.#pool.destroy(error);
+    this.#finishShutdown(true);
+  }
+
+  #beginShutdown(): void {
+    if (this.#state !== 'closed') this.#state = 'closing';
+    this.#gate.close(closedError(this.name));
+  }
+
+  #finishShutdown(forced: boolean): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    this.#ledger.close();
+    publish('provider:close', { provider: this.name, time: Date.now(), kind: this.kind, forced });
+  }
+
+  #waitForLeases(timeoutMs: number): Promise<boolean> {
+    if (this.#ledger.size === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.#drained.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  #give(handle: SlotHandle): void {
+    handle.retire();
+    this.#gate.give(handle.slot);
+    if (this.#ledger.size === 0) for (const done of this.#drained.splice(0)) done();
+  }
+
+  #countTimeout(started: number, options: AcquireOptions): void {
+    this.#acquireTimeouts++;
+    publish('resource:acquire-timeout', {
+      provider: this.name,
+      time: Date.now(),
+      waitMs: Date.now() - started,
+      ...(options.owner ? { owner: options.owner } : {}),
+    });
+  }
+
+  #warn(message: string): void {
+    publishLazy('provider:warning', () => ({ provider: this.name, time: Date.now(), message }));
+  }
+
+  #poolStats(): HttpPoolStats {
+    const s = this.#pool.stats;
+    return {
+      connected: s.connected,
+      free: s.free,
+      pending: s.pending,
+      queued: s.queued,
+      running: s.running,
+      size: s.size,
+    };
+  }
+}
+
+class SlotHandle implements HttpSlot {
+  #live = true;
+
+  constructor(
+    readonly slot: number,
+    private readonly provider: UndiciHttpProvider,
+  ) {}
+
+  request(options: Omit<HttpRequestOptions, 'owner'>): Promise<HttpResponse> {
+    if (!this.#live) {
+      return Promise.reject(
+        new LeaseReleasedError(`HTTP slot ${this.slot} of "${this.provider.name}" was returned`),
+      );
+    }
+    return this.provider.run(options as HttpRequestOptions);
+  }
+
+  retire(): void {
+    this.#live = false;
+  }
+}

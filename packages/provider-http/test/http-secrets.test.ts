@@ -1,0 +1,101 @@
+import { subscribeAll } from '@kaygraph/core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type HttpProvider, createHttpProvider } from '../src/index.js';
+import { type TestServer, startServer } from './support/test-server.js';
+
+const TOKEN = 'tok-9f8e7d6c5b4a-secret';
+const PASSWORD = 'pw-Zx81-hidden';
+
+let server: TestServer;
+let http: HttpProvider | undefined;
+let stop: (() => void) | undefined;
+
+afterEach(async () => {
+  stop?.();
+  await http?.destroy();
+  http = undefined;
+  await server?.close();
+});
+
+/** A server that echoes the credentials it receives in every way a broken server might. */
+async function leakyServer() {
+  return startServer((req, res, seen) => {
+    const auth = String(req.headers.authorization);
+    if (req.url === '/hang') return;
+    if (req.url === '/reset' && seen.socketRequests > 0) {
+      req.socket.destroy();
+      return;
+    }
+    const status = req.url === '/busy' ? 503 : req.url === '/reset' ? 200 : 401;
+    res.writeHead(status, { 'www-authenticate': auth }).end(`rejected credentials: ${auth}`);
+  });
+}
+
+function everything(error: unknown): string {
+  const parts: string[] = [];
+  for (let e = error, depth = 0; e instanceof Error && depth < 5; depth++, e = e.cause) {
+    parts.push(e.message, String(e), e.stack ?? '', JSON.stringify(e));
+  }
+  return parts.join('\n');
+}
+
+describe('secrets', () => {
+  it('keep a bearer token out of every error, event and description', async () => {
+    server = await leakyServer();
+    const events: string[] = [];
+    stop = subscribeAll((payload, name) => events.push(`${name} ${JSON.stringify(payload)}`));
+    http = createHttpProvider({
+      origin: server.origin,
+      connections: 1,
+      headersTimeoutMs: 100,
+      retry: { minDelayMs: 1, maxDelayMs: 2, maxRetries: 1 },
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
+
+    const errors = await Promise.all(
+      ['/denied', '/busy', '/hang'].map((path) =>
+        (http as HttpProvider).request({ path }).catch((e: unknown) => e),
+      ),
+    );
+    await http.request({ path: '/reset' });
+    errors.push(await http.request({ method: 'POST', path: '/reset' }).catch((e: unknown) => e));
+    const report = await http.check();
+
+    expect(server.seen.every((s) => s.headers.authorization === `Bearer ${TOKEN}`)).toBe(true);
+    expect(errors.every((e) => e instanceof Error)).toBe(true);
+    const text = [
+      ...errors.map(everything),
+      ...events,
+      JSON.stringify(http.describe()),
+      JSON.stringify(report),
+    ].join('\n');
+    expect(text).toContain('rejected credentials');
+    expect(events.some((e) => e.startsWith('provider:warning'))).toBe(true);
+    expect(text).not.toContain(TOKEN);
+  });
+
+  it('keep origin credentials and per-request tokens out too', async () => {
+    server = await leakyServer();
+    const events: string[] = [];
+    stop = subscribeAll((payload, name) => events.push(`${name} ${JSON.stringify(payload)}`));
+    const origin = server.origin.replace('//', `//bob:${PASSWORD}@`);
+    http = createHttpProvider({ origin, retry: { minDelayMs: 1, maxDelayMs: 2 } });
+    const basic = Buffer.from(`bob:${PASSWORD}`).toString('base64');
+
+    const errors = [
+      await http.request({ path: '/denied' }).catch((e: unknown) => e),
+      await http
+        .request({
+          path: '/denied',
+          headers: { 'x-api-key': TOKEN, authorization: `Token ${TOKEN}` },
+        })
+        .catch((e: unknown) => e),
+    ];
+
+    expect(server.seen[0]?.headers.authorization).toBe(`Basic ${basic}`);
+    const text = [...errors.map(everything), ...events, JSON.stringify(http.describe())].join('\n');
+    expect(text).toContain('rejected credentials');
+    for (const secret of [PASSWORD, basic, TOKEN]) expect(text).not.toContain(secret);
+    expect(http.origin).toBe(server.origin);
+  });
+});
