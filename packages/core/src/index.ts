@@ -77,7 +77,13 @@ export {
 export { BatchNode } from './graph/batch-node.js';
 export type { NodeContext } from './graph/context.js';
 export { Graph, type GraphOptions, type RunOptions, type RunResult } from './graph/graph.js';
-export { type AnyNode, DEFAULT_ACTION, Node, type NodeOptions } from './graph/node.js';
+export {
+  type AnyNode,
+  DEFAULT_ACTION,
+  type NextAction,
+  Node,
+  type NodeOptions,
+} from './graph/node.js';
 export {
   ParallelBatchNode,
   type ParallelBatchNodeOptions,

@@ -53,7 +53,9 @@ export class ResourcePool {
       throw new PoolClosedError(`cannot add provider "${provider.name}": resource pool is closed`);
     }
     if (this.#providers.has(provider.name)) {
-      throw new ConfigInvalidError(`resource pool: a provider named "${provider.name}" is already added`);
+      throw new ConfigInvalidError(
+        `resource pool: a provider named "${provider.name}" is already added`,
+      );
     }
     this.#providers.set(provider.name, provider);
     return this;
@@ -63,9 +65,9 @@ export class ResourcePool {
   get<P extends Provider = Provider>(name: string): P {
     const provider = this.#providers.get(name);
     if (provider === undefined) {
-      const known = [...this.#providers.keys()];
+      const known = this.#providers.size > 0 ? [...this.#providers.keys()].join(', ') : 'none';
       throw new ProviderNotFoundError(
-        `no provider named "${name}" in the resource pool (known: ${known.length > 0 ? known.join(', ') : 'none'})`,
+        `no provider named "${name}" in the resource pool (known: ${known})`,
       );
     }
     return provider as P;

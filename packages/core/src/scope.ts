@@ -185,9 +185,8 @@ export class Scope implements AsyncDisposable {
   }
 
   async #close(inFlight: unknown): Promise<void> {
-    this.#controller.abort(
-      new AbortedError(`scope "${this.name}" closed`, inFlight === undefined ? {} : { cause: inFlight }),
-    );
+    const cause = inFlight === undefined ? {} : { cause: inFlight };
+    this.#controller.abort(new AbortedError(`scope "${this.name}" closed`, cause));
     this.#unfollow();
     await Promise.all(this.#pending);
 

@@ -37,7 +37,9 @@ describe('ResourcePool registry', () => {
   });
 
   it('names the missing provider and the known ones', () => {
-    const resources = new ResourcePool().add(new TestProvider({ name: 'db' })).add(new TestProvider({ name: 'fs' }));
+    const resources = new ResourcePool()
+      .add(new TestProvider({ name: 'db' }))
+      .add(new TestProvider({ name: 'fs' }));
 
     let error: unknown;
     try {
@@ -116,7 +118,8 @@ describe('ResourcePool lifecycle', () => {
 
     expect(error).toBeInstanceOf(AggregateError);
     expect((error as AggregateError).errors).toEqual([two, one]);
-    expect(log.filter((line) => line.startsWith('close:'))).toEqual(['close:c', 'close:b', 'close:a']);
+    const closes = log.filter((line) => line.startsWith('close:'));
+    expect(closes).toEqual(['close:c', 'close:b', 'close:a']);
   });
 
   it('closes once, however often close is called', async () => {

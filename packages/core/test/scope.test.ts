@@ -251,7 +251,7 @@ describe('Scope leases', () => {
     expect(provider.stats().inUse).toBe(0);
   });
 
-  it('returns leases after the cleanups registered later, before those registered earlier', async () => {
+  it('returns a lease after cleanups registered later, before earlier ones', async () => {
     const provider = new TestProvider();
     const scope = new ResourcePool().add(provider).scope('s');
     const seen: boolean[] = [];

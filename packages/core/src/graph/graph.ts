@@ -20,7 +20,7 @@ import {
   rejectUnknownKeys,
 } from '../validate.js';
 import type { NodeContext } from './context.js';
-import { type AnyNode, Node, type NodeOptions, execPhase } from './node.js';
+import { type AnyNode, type NextAction, Node, type NodeOptions, execPhase } from './node.js';
 import { type RunState, runNode, startDeadline } from './run-node.js';
 
 /** Options of a graph. */
@@ -59,7 +59,7 @@ export interface RunResult {
   durationMs: number;
   /** The action the last finished node chose (`'default'` when its `post` returned nothing). */
   lastAction: string | undefined;
-  /** Node executions, counting nested graphs and the nodes inside them. */
+  /** Node executions, counting nested graphs and the nodes inside them (not the root graph). */
   steps: number;
 }
 
@@ -101,7 +101,7 @@ export class Graph<Shared = unknown> extends Node<Shared, unknown, string> {
     _ctx: NodeContext<Shared>,
     _input: unknown,
     lastAction: string,
-  ): string | undefined | Promise<string | undefined> {
+  ): NextAction | Promise<NextAction> {
     return lastAction;
   }
 

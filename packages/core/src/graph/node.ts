@@ -1,5 +1,11 @@
 import { ConfigInvalidError, abortError } from '../errors.js';
-import { checkInteger, checkObject, checkString, describeValue, rejectUnknownKeys } from '../validate.js';
+import {
+  checkInteger,
+  checkObject,
+  checkString,
+  describeValue,
+  rejectUnknownKeys,
+} from '../validate.js';
 import { attempt, sleep } from '../signals.js';
 import { type NodeContext, contextFor } from './context.js';
 import type { RunState } from './run-node.js';
@@ -26,6 +32,10 @@ export interface NodeOptions {
 /** A node of any type, as edges and graphs hold them. */
 // biome-ignore lint/suspicious/noExplicitAny: edges accept nodes of every shape; each checks its own
 export type AnyNode = Node<any, any, any, any, any>;
+
+/** What `post` returns: an action name, or nothing for `'default'`. */
+// biome-ignore lint/suspicious/noConfusingVoidType: a post override that returns nothing infers void
+export type NextAction = string | undefined | void;
 
 /** The action a node takes when `post` returns nothing. */
 export const DEFAULT_ACTION = 'default';
@@ -108,7 +118,7 @@ export class Node<
     _ctx: NodeContext<Shared>,
     _input: PrepResult,
     _output: ExecResult,
-  ): string | undefined | void | Promise<string | undefined | void> {
+  ): NextAction | Promise<NextAction> {
     return undefined;
   }
 

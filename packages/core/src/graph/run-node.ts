@@ -13,7 +13,7 @@ export interface RunState {
   readonly shared: unknown;
   readonly resources: ResourcePool;
   readonly params: Readonly<Record<string, unknown>>;
-  /** Node executions so far, nested ones included. */
+  /** Node executions so far, nested ones included, the root graph not. */
   steps: number;
   /** The action the most recently finished node chose. */
   lastAction: string | undefined;
@@ -64,8 +64,8 @@ export async function runNode(
     attempt: 0,
     params: run.params,
   });
-  run.steps++;
   if (options.root !== true) {
+    run.steps++;
     publishLazy('node:start', () => ({ runId: run.runId, node: node.name, time: Date.now() }));
   }
 

@@ -136,7 +136,8 @@ export class TestProvider implements Provider<TestResource> {
       if (waiter === undefined) this.#idle.push(r);
       else waiter.resolve(this.#issue(r, Date.now() - waiter.started, waiter.owner));
     };
-    return this.ledger.issue(resource, resource.id, { release: giveBack, destroy: giveBack }, waitMs, owner);
+    const hooks = { release: giveBack, destroy: giveBack };
+    return this.ledger.issue(resource, resource.id, hooks, waitMs, owner);
   }
 }
 

@@ -1,0 +1,164 @@
+import { describe, expect, it } from 'vitest';
+import {
+  AbortedError,
+  Graph,
+  Node,
+  type NodeContext,
+  NodeTimeoutError,
+  ResourcePool,
+} from '../src/index.js';
+import { TestProvider, aborted } from './support/test-provider.js';
+
+type Phase = 'setup' | 'prep' | 'exec' | 'post';
+
+/** Aborts the run from inside `phase` and waits there for the signal, recording what it saw. */
+class WaitsIn extends Node {
+  seen: unknown;
+
+  constructor(
+    private readonly phase: Phase,
+    private readonly controller: AbortController,
+  ) {
+    super({ name: `waits-in-${phase}` });
+  }
+
+  async #wait(phase: Phase, ctx: NodeContext) {
+    if (phase !== this.phase) return;
+    setImmediate(() => this.controller.abort());
+    this.seen = await aborted(ctx.signal);
+  }
+
+  override setupResources(ctx: NodeContext) {
+    return this.#wait('setup', ctx);
+  }
+
+  override prep(ctx: NodeContext) {
+    return this.#wait('prep', ctx);
+  }
+
+  override exec(_input: unknown, ctx: NodeContext) {
+    return this.#wait('exec', ctx);
+  }
+
+  override post(ctx: NodeContext) {
+    return this.#wait('post', ctx);
+  }
+}
+
+describe('cancellation', () => {
+  const phases = ['setup', 'prep', 'exec', 'post'] as const;
+  it.each(phases)('reaches %s through ctx.signal', async (phase) => {
+    const controller = new AbortController();
+    const node = new WaitsIn(phase, controller);
+    const after = new WaitsIn('exec', new AbortController());
+    node.next(after);
+
+    const result = await new Graph(node).run({}, { signal: controller.signal });
+
+    expect(result.status).toBe('aborted');
+    expect(AbortedError.isInstance(result.error)).toBe(true);
+    expect(node.seen).toBe(controller.signal.reason);
+    expect(after.seen).toBeUndefined();
+  });
+
+  it('reaches an acquire waiting for a resource, which gives up its place', async () => {
+    const provider = new TestProvider({ max: 0 });
+    const resources = new ResourcePool().add(provider);
+    const controller = new AbortController();
+    class Borrower extends Node {
+      override async exec(_input: unknown, ctx: NodeContext) {
+        setImmediate(() => controller.abort());
+        await ctx.acquire('test');
+      }
+    }
+
+    const result = await new Graph(new Borrower()).run({}, { resources, signal: controller.signal });
+
+    expect(result.status).toBe('aborted');
+    expect(provider.acquireCalls[0]!.signal?.aborted).toBe(true);
+    expect(provider.stats().waiting).toBe(0);
+  });
+
+  it('does not start a run whose signal is already aborted', async () => {
+    let ran = false;
+    class Never extends Node {
+      override prep() {
+        ran = true;
+      }
+    }
+
+    const result = await new Graph(new Never()).run({}, { signal: AbortSignal.abort() });
+
+    expect(result.status).toBe('aborted');
+    expect(ran).toBe(false);
+  });
+
+  it('stops the walk between nodes once aborted', async () => {
+    const controller = new AbortController();
+    const visited: string[] = [];
+    class Step extends Node {
+      override post() {
+        visited.push(this.name);
+        if (this.name === 'first') controller.abort();
+      }
+    }
+    const first = new Step({ name: 'first' });
+    first.next(new Step({ name: 'second' }));
+
+    const result = await new Graph(first).run({}, { signal: controller.signal });
+
+    expect(result.status).toBe('aborted');
+    expect(visited).toEqual(['first']);
+  });
+});
+
+describe('timeouts', () => {
+  it('fails a node that runs past timeoutMs with NodeTimeoutError naming it', async () => {
+    let signalReason: unknown;
+    class Stuck extends Node {
+      override exec(_input: unknown, ctx: NodeContext) {
+        ctx.signal.addEventListener('abort', () => {
+          signalReason = ctx.signal.reason;
+        });
+        // Ignores its signal: the runtime must not wait for it.
+        return new Promise<never>(() => {});
+      }
+    }
+
+    const result = await new Graph(new Stuck({ name: 'stuck', timeoutMs: 20 })).run({});
+
+    expect(result.status).toBe('timeout');
+    expect(NodeTimeoutError.isInstance(result.error)).toBe(true);
+    expect((result.error as Error).message).toContain('node "stuck"');
+    expect(signalReason).toBe(result.error);
+  });
+
+  it('fails a run that runs past its timeoutMs', async () => {
+    class Waits extends Node {
+      override exec(_input: unknown, ctx: NodeContext) {
+        return aborted(ctx.signal);
+      }
+    }
+
+    const result = await new Graph(new Waits(), { name: 'slow' }).run({}, { timeoutMs: 20 });
+
+    expect(result.status).toBe('timeout');
+    expect((result.error as Error).message).toContain('graph "slow"');
+  });
+
+  it('applies a retry wait and a timeout together: the timeout ends the wait', async () => {
+    let attempts = 0;
+    class Failing extends Node {
+      override exec() {
+        attempts++;
+        throw new Error('nope');
+      }
+    }
+    const node = new Failing({ maxRetries: 3, retryDelayMs: 600_000, timeoutMs: 20 });
+
+    const result = await new Graph(node).run({});
+
+    expect(result.status).toBe('timeout');
+    expect(attempts).toBe(1);
+  });
+});
