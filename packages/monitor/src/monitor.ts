@@ -2,6 +2,7 @@ import {
   ConfigInvalidError,
   type Provider,
   type ProviderStats,
+  type ResourcePool,
   checkInteger,
   checkObject,
   checkString,
@@ -24,7 +25,7 @@ import type { MonitorSnapshot, NodeSnapshot, ProviderSnapshot } from './snapshot
 /** Options of `createMonitor()`. */
 export interface MonitorOptions {
   /** The providers to watch: a core `ResourcePool`, or any object with a `list()` of providers. */
-  resources: ProviderSource;
+  resources: ResourcePool | ProviderSource;
   /**
    * Milliseconds between health checks of every open provider; the first round runs at once.
    * 0 turns the rounds off (a provider is still checked once when it opens). Default 5000.
@@ -284,14 +285,18 @@ class ResourceMonitor implements Monitor {
 
 function providerSnapshot(provider: Provider, record: ProviderRecord): ProviderSnapshot {
   const { stats, error } = readStats(provider);
-  const own = (key: keyof ProviderStats, counted: number) => finiteOr(stats[key], counted);
+  // The provider's counters run from its open and usually cover more than the events seen since
+  // the monitor started; the events cover what the provider does not count itself (a leak that
+  // a scope reported on its behalf). The larger of the two is the better total.
+  const own = (key: keyof ProviderStats, counted: number) =>
+    Math.max(finiteOr(stats[key], 0), counted);
   const config = describeProvider(provider);
   const warnings = [...configWarnings(config), ...record.warnings];
   if (error !== undefined) warnings.push(`stats() failed: ${error}`);
 
   return {
-    kind: textOr(provider.kind, 'unknown'),
-    state: textOr(provider.state, 'unknown'),
+    kind: textOr(() => provider.kind, 'unknown'),
+    state: textOr(() => provider.state, 'unknown'),
     size: finiteOr(stats.size, 0),
     inUse: finiteOr(stats.inUse, 0),
     idle: finiteOr(stats.idle, 0),
@@ -343,6 +348,12 @@ function finiteOr(value: unknown, fallback: number): number {
   return typeof value === 'number' && Number.isFinite(value) ? value : fallback;
 }
 
-function textOr(value: unknown, fallback: string): string {
-  return typeof value === 'string' && value.length > 0 ? redactText(value) : fallback;
+/** A provider's text field; a getter that throws must not break the snapshot. */
+function textOr(read: () => unknown, fallback: string): string {
+  try {
+    const value = read();
+    return typeof value === 'string' && value.length > 0 ? redactText(value) : fallback;
+  } catch {
+    return fallback;
+  }
 }

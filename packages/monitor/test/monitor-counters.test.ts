@@ -152,7 +152,7 @@ describe('monitor counters', () => {
     expect(snap.runs).toEqual({ started: 3, ok: 1, failed: 2 });
   });
 
-  it('prefers the counters a provider reports over the events it saw', async () => {
+  it('prefers the counters a provider reports, events filling what it missed', async () => {
     const db = createTestProvider({ name: 'db', max: 2 });
     await db.open();
     // Taken before the monitor exists: only the provider's own counters know about it.
@@ -163,8 +163,11 @@ describe('monitor counters', () => {
     const after = await db.acquire();
     await after.release();
 
+    // A leak the provider did not count itself (a scope published it) still counts.
+    publish('resource:leak', { provider: 'db', time: Date.now(), leaseId: 9, resourceId: 1, heldMs: 5 });
+
     const p = monitor.snapshot().providers.db;
-    expect(p).toMatchObject({ created: 1, acquired: 2, released: 2 });
+    expect(p).toMatchObject({ created: 1, acquired: 2, released: 2, leaks: 1 });
     expect(p?.acquireWaitMs.count).toBe(1);
   });
 
