@@ -42,6 +42,7 @@ export class ResourcePool {
   #destroying: Promise<void> | undefined;
   #leaks = 0;
 
+  /** `new` until opened, `closing` from the first `close` or `destroy`, then `closed`. */
   get state(): ResourcePoolState {
     return this.#state;
   }

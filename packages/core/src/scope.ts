@@ -307,7 +307,7 @@ async function returnAfterError(lease: Lease<unknown>, error: unknown): Promise<
  * Throw what cleanups collected. With an in-flight error, a `CleanupError` keeps both, so neither
  * hides the other; without one, the failure itself (or an AggregateError of several).
  */
-export function throwFailures(failures: unknown[], inFlight: unknown, message: string): void {
+function throwFailures(failures: unknown[], inFlight: unknown, message: string): void {
   const combined = combineErrors(failures, message);
   if (combined === undefined) return;
   if (inFlight !== undefined) throw new CleanupError(combined, inFlight, message);

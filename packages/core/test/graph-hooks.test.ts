@@ -163,6 +163,28 @@ describe('setupResources / cleanupResources', () => {
     expect(NodeTimeoutError.isInstance((result.error as CleanupError).suppressed)).toBe(true);
   });
 
+  it('reports a timeout under two layers of failed cleanup as a timeout', async () => {
+    class SlowAndBroken extends Hooked {
+      override cleanupResources() {
+        throw new Error('inner cleanup failed');
+      }
+    }
+    class BrokenGraph extends Graph<Shared> {
+      override cleanupResources() {
+        throw new Error('outer cleanup failed');
+      }
+    }
+    const inner = new SlowAndBroken('hang', { timeoutMs: 20 });
+    const shared: Shared = { log: [], controller: new AbortController() };
+
+    const result = await new Graph(new BrokenGraph(inner)).run(shared);
+
+    expect(result.status).toBe('timeout');
+    const outer = result.error as CleanupError;
+    expect((outer.error as Error).message).toBe('outer cleanup failed');
+    expect(CleanupError.isInstance(outer.suppressed)).toBe(true);
+  });
+
   it('fails a run whose only error is in cleanup', async () => {
     class BrokenCleanup extends Hooked {
       override cleanupResources() {

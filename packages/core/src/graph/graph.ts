@@ -8,7 +8,7 @@ import {
   RouteNotFoundError,
   abortError,
 } from '../errors.js';
-import { type RunStatus, errorInfo, publish, publishLazy } from '../events.js';
+import { type RunStatus, errorInfo, publishLazy } from '../events.js';
 import { ResourcePool } from '../resource-pool.js';
 import { linkSignals } from '../signals.js';
 import {
@@ -83,6 +83,7 @@ export class Graph<Shared = unknown> extends Node<Shared, unknown, string> {
 
   /** The first node of every run. */
   readonly start: AnyNode;
+  /** See `GraphOptions.allowUnrouted`. */
   readonly allowUnrouted: boolean;
 
   constructor(start: AnyNode, options: GraphOptions = {}) {
@@ -152,14 +153,14 @@ export class Graph<Shared = unknown> extends Node<Shared, unknown, string> {
 
     const durationMs = performance.now() - started;
     const status: RunStatus = failed ? statusOf(failure, checked.signal) : 'ok';
-    publish('run:end', {
+    publishLazy('run:end', () => ({
       runId,
       graph: this.name,
       time: Date.now(),
       durationMs,
       status,
       ...(failed ? { error: errorInfo(failure) } : {}),
-    });
+    }));
     return {
       status,
       ...(failed ? { error: failure } : {}),
@@ -197,7 +198,9 @@ function routeNotFound(graph: Graph<unknown>, node: AnyNode, action: string): Ro
 }
 
 function statusOf(error: unknown, signal: AbortSignal | undefined): RunStatus {
-  const primary = CleanupError.isInstance(error) ? error.suppressed : error;
+  // A cleanup failure says nothing about how the run ended; the error it kept does.
+  let primary = error;
+  while (CleanupError.isInstance(primary)) primary = primary.suppressed;
   if (NodeTimeoutError.isInstance(primary)) return 'timeout';
   if (signal?.aborted === true || AbortedError.isInstance(primary)) return 'aborted';
   return 'error';

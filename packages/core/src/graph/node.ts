@@ -74,9 +74,13 @@ export class Node<
   /** Option keys the constructor accepts; subclasses with more options extend the list. */
   static readonly optionKeys: readonly string[] = nodeOptionKeys;
 
+  /** See `NodeOptions.name`. */
   readonly name: string;
+  /** See `NodeOptions.maxRetries`. */
   readonly maxRetries: number;
+  /** See `NodeOptions.retryDelayMs`. */
   readonly retryDelayMs: number;
+  /** See `NodeOptions.timeoutMs`. */
   readonly timeoutMs: number;
   readonly #successors = new Map<string, AnyNode>();
 

@@ -25,6 +25,7 @@ export class ParallelBatchNode<
 > extends BatchNode<Shared, Item, ItemResult> {
   static override readonly optionKeys: readonly string[] = [...Node.optionKeys, 'concurrency'];
 
+  /** See `ParallelBatchNodeOptions.concurrency`. */
   readonly concurrency: number;
 
   constructor(options: ParallelBatchNodeOptions = {}) {

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { NodeTimeoutError } from '../errors.js';
-import { errorInfo, publish, publishLazy } from '../events.js';
+import { errorInfo, publishLazy } from '../events.js';
 import type { ResourcePool } from '../resource-pool.js';
 import type { Scope } from '../scope.js';
 import { attempt, newController, raceAbort } from '../signals.js';
@@ -142,5 +142,11 @@ function publishOutcome(
     }));
     return;
   }
-  publish('node:end', { runId: run.runId, node: node.name, time: Date.now(), durationMs, action });
+  publishLazy('node:end', () => ({
+    runId: run.runId,
+    node: node.name,
+    time: Date.now(),
+    durationMs,
+    action,
+  }));
 }
