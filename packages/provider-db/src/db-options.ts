@@ -1,0 +1,235 @@
+import type { ConnectionOptions } from 'node:tls';
+import {
+  ConfigInvalidError,
+  checkInteger,
+  checkObject,
+  checkString,
+  describeValue,
+  redactUrl,
+  rejectUnknownKeys,
+} from '@kaygraph/core';
+import type { DbTarget } from './db-errors.js';
+
+/** Options of {@link createDbProvider}. Give either `connectionString` or the separate fields. */
+export interface DbProviderOptions {
+  /** Registered provider name. Default `'db'`. */
+  name?: string;
+  /**
+   * `postgres://user:password@host:port/database?…`. The password in it is never shown in an
+   * error, an event or `describe()`. Not combined with `host`/`port`/`user`/`password`/`database`.
+   */
+  connectionString?: string;
+  /** Server host. Default: pg's default (`PGHOST` or `localhost`). */
+  host?: string;
+  /** Server port. Default: pg's default (`PGPORT` or `5432`). */
+  port?: number;
+  /** Role to connect as. Default: pg's default (`PGUSER` or the OS user). */
+  user?: string;
+  /** Password of the role. Never shown anywhere. */
+  password?: string;
+  /** Database name. Default: pg's default (`PGDATABASE` or the user name). */
+  database?: string;
+  /** Most connections open at once. Default `10`. */
+  max?: number;
+  /** Close a connection idle this long; 0 keeps idle connections open. Default `10000`. */
+  idleTimeoutMs?: number;
+  /**
+   * Longest wait for a connection in `acquire()` and every method that takes one; 0 waits
+   * forever. A per-call `timeoutMs` can shorten it, not lengthen it. Default `10000`.
+   */
+  acquireTimeoutMs?: number;
+  /** Longest time one connection attempt (TCP, TLS, authentication) may take. Default `10000`. */
+  connectTimeoutMs?: number;
+  /** `application_name` of every connection, as `pg_stat_activity` shows it. Default `'kaygraph'`. */
+  applicationName?: string;
+  /** `statement_timeout` of every connection in ms; unset leaves the server's setting. */
+  statementTimeoutMs?: number;
+  /** Report a lease held longer than this many ms, with its borrower's stack; 0 = off. Default `0`. */
+  leakDetectionMs?: number;
+  /**
+   * A connection that sat idle longer than this is checked with `SELECT 1` before it is lent,
+   * and replaced if the check fails; 0 checks every reuse, `Infinity` never. Connections the
+   * server dropped are normally evicted earlier, by their error event. Default `1000`.
+   */
+  validateAfterIdleMs?: number;
+  /** TLS: `true`, or Node TLS options (`ca`, `rejectUnauthorized`, …). Default: no TLS. */
+  ssl?: boolean | ConnectionOptions;
+}
+
+/** Options after validation, with defaults filled in. */
+export interface ResolvedDbOptions {
+  name: string;
+  /** Connection settings for pg, exactly as the caller gave them (secrets included). */
+  connection: {
+    connectionString?: string;
+    host?: string;
+    port?: number;
+    user?: string;
+    password?: string;
+    database?: string;
+  };
+  max: number;
+  idleTimeoutMs: number;
+  acquireTimeoutMs: number;
+  connectTimeoutMs: number;
+  applicationName: string;
+  statementTimeoutMs: number | undefined;
+  leakDetectionMs: number;
+  validateAfterIdleMs: number;
+  ssl: boolean | ConnectionOptions | undefined;
+  /** Where connections go, for messages and `describe()`. */
+  target: DbTarget & { user: string };
+  /** Text that must be masked wherever a message is made. */
+  secrets: string[];
+}
+
+const where = 'createDbProvider';
+
+const knownKeys = [
+  'name',
+  'connectionString',
+  'host',
+  'port',
+  'user',
+  'password',
+  'database',
+  'max',
+  'idleTimeoutMs',
+  'acquireTimeoutMs',
+  'connectTimeoutMs',
+  'applicationName',
+  'statementTimeoutMs',
+  'leakDetectionMs',
+  'validateAfterIdleMs',
+  'ssl',
+] as const;
+
+const separateKeys = ['host', 'port', 'user', 'password', 'database'] as const;
+
+/** Check every option, one at a time, naming the bad one; fill in defaults. */
+export function resolveDbOptions(input: unknown): ResolvedDbOptions {
+  const options = checkObject(where, input);
+  rejectUnknownKeys(where, options, knownKeys);
+  const connection = resolveConnection(options);
+  const passwords = [connection.password, passwordOf(connection.connectionString)];
+  const statementTimeoutMs = options.statementTimeoutMs;
+
+  return {
+    name: checkString(where, 'name', options.name, 'db'),
+    connection,
+    max: checkInteger(where, 'max', options.max, 10, { min: 1 }),
+    idleTimeoutMs: checkInteger(where, 'idleTimeoutMs', options.idleTimeoutMs, 10_000, { min: 0 }),
+    acquireTimeoutMs: checkInteger(where, 'acquireTimeoutMs', options.acquireTimeoutMs, 10_000, {
+      min: 0,
+    }),
+    connectTimeoutMs: checkInteger(where, 'connectTimeoutMs', options.connectTimeoutMs, 10_000, {
+      min: 0,
+    }),
+    applicationName: checkString(where, 'applicationName', options.applicationName, 'kaygraph'),
+    statementTimeoutMs:
+      statementTimeoutMs === undefined
+        ? undefined
+        : checkInteger(where, 'statementTimeoutMs', statementTimeoutMs, 0, { min: 0 }),
+    leakDetectionMs: checkInteger(where, 'leakDetectionMs', options.leakDetectionMs, 0, { min: 0 }),
+    validateAfterIdleMs: checkInteger(
+      where,
+      'validateAfterIdleMs',
+      options.validateAfterIdleMs,
+      1000,
+      { min: 0, allowInfinity: true },
+    ),
+    ssl: checkSsl(options.ssl),
+    target: targetOf(connection),
+    secrets: passwords.filter((p): p is string => p !== undefined && p.length > 0),
+  };
+}
+
+function resolveConnection(options: Record<string, unknown>): ResolvedDbOptions['connection'] {
+  const connectionString = options.connectionString;
+  if (connectionString !== undefined) {
+    const clash = separateKeys.find((key) => options[key] !== undefined);
+    if (clash !== undefined) {
+      throw new ConfigInvalidError(
+        `${where}: option "${clash}" cannot be combined with "connectionString"; ` +
+          'put it in the connection string or drop the connection string',
+      );
+    }
+    return { connectionString: checkConnectionString(connectionString) };
+  }
+
+  const password = options.password;
+  if (password !== undefined && typeof password !== 'string') {
+    throw new ConfigInvalidError(`${where}: option "password" must be a string`);
+  }
+  return {
+    ...optionalString(options, 'host'),
+    ...(options.port === undefined
+      ? {}
+      : { port: checkInteger(where, 'port', options.port, 5432, { min: 1, max: 65535 }) }),
+    ...optionalString(options, 'user'),
+    ...(password === undefined ? {} : { password }),
+    ...optionalString(options, 'database'),
+  };
+}
+
+function checkConnectionString(value: unknown): string {
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new ConfigInvalidError(
+      `${where}: option "connectionString" must be a non-empty string, got ${
+        typeof value === 'string' ? 'an empty string' : describeValue(value)
+      }`,
+    );
+  }
+  const url = URL.canParse(value) ? new URL(value) : undefined;
+  if (url === undefined || !['postgres:', 'postgresql:'].includes(url.protocol)) {
+    throw new ConfigInvalidError(
+      `${where}: option "connectionString" must be a postgres:// or postgresql:// URL, ` +
+        `got ${JSON.stringify(redactUrl(value))}`,
+    );
+  }
+  return value;
+}
+
+function optionalString(options: Record<string, unknown>, key: string): Record<string, string> {
+  const value = options[key];
+  return value === undefined ? {} : { [key]: checkString(where, key, value) };
+}
+
+function checkSsl(value: unknown): boolean | ConnectionOptions | undefined {
+  if (value === undefined || typeof value === 'boolean') return value;
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    return value as ConnectionOptions;
+  }
+  throw new ConfigInvalidError(
+    `${where}: option "ssl" must be a boolean or TLS options, got ${describeValue(value)}`,
+  );
+}
+
+function passwordOf(connectionString: string | undefined): string | undefined {
+  if (connectionString === undefined) return undefined;
+  const password = new URL(connectionString).password;
+  return password === '' ? undefined : decodeURIComponent(password);
+}
+
+// The same defaults pg applies, so messages and describe() name the server pg really dials.
+function targetOf(connection: ResolvedDbOptions['connection']): ResolvedDbOptions['target'] {
+  const env = process.env;
+  const url = connection.connectionString === undefined ? undefined : new URL(connection.connectionString);
+  const user =
+    (url?.username ? decodeURIComponent(url.username) : connection.user) ??
+    env.PGUSER ??
+    env.USER ??
+    'postgres';
+  const host =
+    (url?.hostname || url?.searchParams.get('host')) ??
+    connection.host ??
+    env.PGHOST ??
+    'localhost';
+  const port = url?.port ? Number(url.port) : (connection.port ?? Number(env.PGPORT ?? 5432));
+  const database =
+    (url && url.pathname.length > 1 ? decodeURIComponent(url.pathname.slice(1)) : undefined) ??
+    connection.database ??
+    env.PGDATABASE ??
+    user;
+  return { host: host.replace(/^\[(.*)\]$/, '$1'), port, database, user };
+}

@@ -1,0 +1,654 @@
+import {
+  type AcquireOptions,
+  AcquireTimeoutError,
+  type CloseOptions,
+  checkInteger,
+  errorInfo,
+  type HealthReport,
+  KayGraphError,
+  type Lease,
+  LeaseLedger,
+  type LeaseOwner,
+  PoolClosedError,
+  type Provider,
+  type ProviderState,
+  type ProviderStats,
+  publish,
+  publishLazy,
+  type ReturnHooks,
+  abortError,
+  describe as describeError,
+} from '@kaygraph/core';
+import pg from 'pg';
+import {
+  connectError,
+  isConnectionFailure,
+  statementError,
+  targetLabel,
+} from './db-errors.js';
+import { type DbProviderOptions, type ResolvedDbOptions, resolveDbOptions } from './db-options.js';
+import { readCursor } from './db-stream.js';
+import { ClientBook, type ClientState } from './pooled-client.js';
+import { raceAcquire, untilAborted } from './races.js';
+
+/** A leased PostgreSQL connection. Return it with `release()` or `await using`. */
+export type DbLease = Lease<pg.PoolClient>;
+
+/** Options every convenience method takes. */
+export interface DbCallOptions {
+  /** Cancels the wait for a connection and the statement in flight. */
+  signal?: AbortSignal;
+  /** Who is borrowing, for events, leak reports and the monitor. */
+  owner?: LeaseOwner;
+  /** Shortens the provider's `acquireTimeoutMs` for this call. */
+  timeoutMs?: number;
+}
+
+/** Options of {@link DbProvider.stream}. */
+export interface DbStreamOptions extends DbCallOptions {
+  /** Rows fetched per round trip and yielded per batch. Default `1000`. */
+  batchSize?: number;
+}
+
+/** Non-secret facts about the provider's configuration, for the monitor. */
+export interface DbDescription {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  applicationName: string;
+  max: number;
+  /** Whether connections use TLS. */
+  ssl: boolean;
+  [key: string]: unknown;
+}
+
+/** PostgreSQL behind pg-pool, with the KayGraph provider face. */
+export interface DbProvider extends Provider<pg.PoolClient> {
+  /** Borrow a connection. A connection idle past `validateAfterIdleMs` is checked first. */
+  acquire(options?: AcquireOptions): Promise<DbLease>;
+  /**
+   * Run one statement on a connection of its own. If `signal` aborts while the statement runs,
+   * the connection is closed (PostgreSQL ends the statement when it notices) and the call
+   * rejects with `AbortedError` at once.
+   */
+  query<T extends pg.QueryResultRow = pg.QueryResultRow>(
+    sql: string,
+    params?: readonly unknown[],
+    options?: DbCallOptions,
+  ): Promise<pg.QueryResult<T>>;
+  /**
+   * Run `fn` inside BEGIN/COMMIT on one connection. A throw rolls back and rethrows (driver
+   * errors as `DbError`/`DbConnectError`, the caller's own errors unchanged). `fn` gets the
+   * signal; if it aborts, the transaction waits for `fn` to settle — its statements must not
+   * escape into autocommit — then rolls back and rejects with `AbortedError`. If ROLLBACK fails
+   * the connection is destroyed.
+   *
+   * @example
+   * await db.transaction(async (client) => {
+   *   await client.query('UPDATE account SET n = n - 1 WHERE id = $1', [1]);
+   *   await client.query('UPDATE account SET n = n + 1 WHERE id = $1', [2]);
+   * });
+   */
+  transaction<T>(
+    fn: (client: pg.PoolClient, signal: AbortSignal) => Promise<T>,
+    options?: DbCallOptions,
+  ): Promise<T>;
+  /**
+   * Read a statement's rows in batches through a server-side cursor, holding one lease while
+   * iterating and returning it on end, `break`, throw or abort. Only one batch is in memory.
+   *
+   * @example
+   * for await (const rows of db.stream('SELECT * FROM events WHERE day = $1', [day])) {
+   *   await writeChunk(rows);
+   * }
+   */
+  stream<T extends pg.QueryResultRow = pg.QueryResultRow>(
+    sql: string,
+    params?: readonly unknown[],
+    options?: DbStreamOptions,
+  ): AsyncIterable<T[]>;
+  describe(): DbDescription;
+  stats(): ProviderStats;
+}
+
+const neverAborted = new AbortController().signal;
+
+// pg-pool's own queue timeout is a backstop that withdraws requests we already gave up on; it
+// runs a little later than ours so a connect in progress can finish and be kept.
+const BACKSTOP_GRACE_MS = 1000;
+
+/** Longest wait in close() for connections to finish closing their sockets. */
+const REMOVE_WAIT_MS = 5000;
+
+/**
+ * Create a PostgreSQL provider on pg-pool. Options are checked here; no connection is made until
+ * `open()` or the first acquire.
+ *
+ * @example
+ * const db = createDbProvider({ connectionString: process.env.DATABASE_URL });
+ * const { rows } = await db.query('SELECT now() AS now');
+ * await db.close();
+ */
+export function createDbProvider(options: DbProviderOptions): DbProvider {
+  return new PgProvider(resolveDbOptions(options));
+}
+
+class PgProvider implements DbProvider {
+  readonly name: string;
+  readonly kind = 'postgres';
+
+  readonly #options: ResolvedDbOptions;
+  readonly #book: ClientBook;
+  readonly #pool: pg.Pool;
+  readonly #ledger: LeaseLedger<pg.PoolClient>;
+  readonly #returnHooks: ReturnHooks<pg.PoolClient>;
+  /** Fail functions of the acquires waiting now, so closing can reject them at once. */
+  readonly #waits = new Set<(error: Error) => void>();
+  #state: ProviderState = 'new';
+  #created = 0;
+  #destroyed = 0;
+  #errors = 0;
+  #acquireTimeouts = 0;
+  #opening: Promise<void> | undefined;
+  #shutdown: Promise<void> | undefined;
+  #forced = false;
+  #drained: (() => void) | undefined;
+  #poolEnded = false;
+  /** Connections made and not yet removed; close waits for every one to be gone. */
+  readonly #live = new Set<pg.PoolClient>();
+  #allRemoved: (() => void) | undefined;
+
+  constructor(options: ResolvedDbOptions) {
+    this.name = options.name;
+    this.#options = options;
+    this.#ledger = new LeaseLedger({ provider: options.name, leakDetectionMs: options.leakDetectionMs });
+    this.#book = new ClientBook(options.connectTimeoutMs, {
+      connectFailed: (_client, state, error) => this.#connectFailed(state, error),
+      failed: (_client, state, error) => this.#markFailed(state, error),
+    });
+    this.#pool = this.#createPool();
+    this.#returnHooks = {
+      release: (client) => this.#returnClient(client),
+      destroy: (client, reason) => this.#discard(client, `destroyed by its holder: ${describeError(reason)}`),
+    };
+  }
+
+  get state(): ProviderState {
+    return this.#state;
+  }
+
+  open(): Promise<void> {
+    if (this.#shutdown !== undefined) return Promise.reject(this.#closedError());
+    this.#opening ??= this.acquire().then(
+      (lease) => lease.release(),
+      (error: unknown) => {
+        this.#opening = undefined;
+        throw error;
+      },
+    );
+    return this.#opening;
+  }
+
+  async acquire(options: AcquireOptions = {}): Promise<DbLease> {
+    if (this.#shutdown !== undefined) throw this.#closedError();
+    this.#markOpen();
+    const started = Date.now();
+    const timeoutMs = this.#timeoutFor(options.timeoutMs);
+    const deadline = timeoutMs === 0 ? Number.POSITIVE_INFINITY : started + timeoutMs;
+
+    for (;;) {
+      const client = await this.#checkout(deadline, started, options);
+      if (client === undefined) continue;
+      const state = this.#stateOf(client);
+      const waitMs = Date.now() - started;
+      return this.#ledger.issue(client, state.id, this.#returnHooks, waitMs, options.owner);
+    }
+  }
+
+  query<T extends pg.QueryResultRow = pg.QueryResultRow>(
+    sql: string,
+    params?: readonly unknown[],
+    options: DbCallOptions = {},
+  ): Promise<pg.QueryResult<T>> {
+    return this.#withLease(options, (client) =>
+      untilAborted(client.query<T>(sql, params as unknown[] | undefined), options.signal, 'query'),
+    );
+  }
+
+  async transaction<T>(
+    fn: (client: pg.PoolClient, signal: AbortSignal) => Promise<T>,
+    options: DbCallOptions = {},
+  ): Promise<T> {
+    const signal = options.signal ?? neverAborted;
+    const lease = await this.acquire(options);
+    const client = lease.resource;
+    try {
+      await client.query('BEGIN');
+      const result = await fn(client, signal);
+      if (signal.aborted) throw abortError(signal, 'transaction');
+      await client.query('COMMIT');
+      await lease.release();
+      return result;
+    } catch (error) {
+      await this.#rollback(lease);
+      if (signal.aborted) throw abortError(signal, 'transaction');
+      throw this.#transactionError(client, error);
+    }
+  }
+
+  stream<T extends pg.QueryResultRow = pg.QueryResultRow>(
+    sql: string,
+    params?: readonly unknown[],
+    options: DbStreamOptions = {},
+  ): AsyncIterable<T[]> {
+    const batchSize = checkInteger('stream', 'batchSize', options.batchSize, 1000, { min: 1 });
+    const provider = this;
+    return {
+      async *[Symbol.asyncIterator]() {
+        const lease = await provider.acquire(options);
+        yield* readCursor<T>(lease, {
+          sql,
+          params,
+          batchSize,
+          signal: options.signal,
+          mapError: (error) => provider.#statementError(error),
+          markBroken: (error) => provider.#markFailed(provider.#stateOf(lease.resource), error),
+        });
+      },
+    };
+  }
+
+  async check(options: { signal?: AbortSignal } = {}): Promise<HealthReport> {
+    const started = performance.now();
+    let failure: unknown;
+    try {
+      if (this.#shutdown !== undefined) throw this.#closedError();
+      await this.query('SELECT 1', [], options.signal ? { signal: options.signal } : {});
+    } catch (error) {
+      failure = error;
+    }
+    const latencyMs = performance.now() - started;
+    const error = failure === undefined ? undefined : errorInfo(failure);
+    publish('provider:health', {
+      provider: this.name,
+      time: Date.now(),
+      ok: error === undefined,
+      latencyMs,
+      ...(error ? { error } : {}),
+    });
+    return error ? { ok: false, latencyMs, error: error.message } : { ok: true, latencyMs };
+  }
+
+  stats(): ProviderStats {
+    return {
+      size: this.#pool.totalCount,
+      inUse: this.#ledger.size,
+      idle: this.#pool.idleCount,
+      waiting: this.#pool.waitingCount,
+      pending: this.#book.pending,
+      created: this.#created,
+      destroyed: this.#destroyed,
+      errors: this.#errors,
+      acquireTimeouts: this.#acquireTimeouts,
+      leaks: this.#ledger.leaks,
+      acquired: this.#ledger.acquired,
+      released: this.#ledger.returned,
+    };
+  }
+
+  describe(): DbDescription {
+    const { host, port, database, user } = this.#options.target;
+    return {
+      host,
+      port,
+      database,
+      user,
+      applicationName: this.#options.applicationName,
+      max: this.#options.max,
+      ssl: this.#options.ssl !== undefined && this.#options.ssl !== false,
+    };
+  }
+
+  close(options: CloseOptions = {}): Promise<void> {
+    if (this.#shutdown !== undefined) return this.#shutdown;
+    const timeoutMs = checkInteger('close', 'timeoutMs', options.timeoutMs, 30_000, { min: 0 });
+    this.#beginShutdown();
+    this.#shutdown = this.#drainThenEnd(timeoutMs);
+    return this.#shutdown;
+  }
+
+  destroy(reason?: unknown): Promise<void> {
+    this.#forced = true;
+    this.#beginShutdown();
+    const why = reason ?? new PoolClosedError(`provider "${this.name}" was destroyed`);
+    for (const lease of this.#ledger.outstanding()) lease.destroy(why).catch(() => {});
+    this.#drained?.();
+    this.#shutdown ??= this.#endPool();
+    return this.#shutdown;
+  }
+
+  #createPool(): pg.Pool {
+    const options = this.#options;
+    const pool = new pg.Pool({
+      ...options.connection,
+      max: options.max,
+      idleTimeoutMillis: options.idleTimeoutMs,
+      connectionTimeoutMillis:
+        options.acquireTimeoutMs === 0 ? 0 : options.acquireTimeoutMs + BACKSTOP_GRACE_MS,
+      application_name: options.applicationName,
+      ...(options.statementTimeoutMs === undefined
+        ? {}
+        : { statement_timeout: options.statementTimeoutMs }),
+      ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
+      Client: this.#book.clientClass(),
+    });
+    // pg-pool re-emits the error of an idle client here after evicting it. Without a listener
+    // that would crash the process; the client's own listener has already counted it.
+    pool.on('error', () => {});
+    pool.on('connect', (client) => this.#connected(client));
+    pool.on('remove', (client) => this.#removed(client));
+    return pool;
+  }
+
+  /** One attempt at a lendable connection; undefined when the one pg-pool gave was unusable. */
+  async #checkout(
+    deadline: number,
+    started: number,
+    options: AcquireOptions,
+  ): Promise<pg.PoolClient | undefined> {
+    const remaining = deadline - Date.now();
+    if (remaining <= 0) throw this.#acquireTimedOut(started, options.owner);
+    try {
+      return await raceAcquire(this.#connectChecked(), {
+        signal: options.signal,
+        timeoutMs: Number.isFinite(remaining) ? remaining : 0,
+        what: `acquire from provider "${this.name}"`,
+        timeoutError: () => this.#acquireTimedOut(started, options.owner),
+        returnLate: (client) => client && this.#returnClient(client),
+        track: (fail) => {
+          this.#waits.add(fail);
+          return () => this.#waits.delete(fail);
+        },
+      });
+    } catch (error) {
+      throw this.#acquireError(error, started, options.owner);
+    }
+  }
+
+  /**
+   * A connection from pg-pool, checked before lending when it sat idle past the bypass window.
+   * pg-pool evicts an idle connection when it emits an error, but a backend killed moments ago
+   * may not have been noticed yet; the check catches it and a fresh connection is tried.
+   */
+  async #connectChecked(): Promise<pg.PoolClient | undefined> {
+    const client = await this.#pool.connect();
+    const state = this.#stateOf(client);
+    if (state.failure !== undefined) {
+      this.#discard(client, 'connection failed while idle');
+      return undefined;
+    }
+    const idleMs = state.releasedAt === undefined ? 0 : Date.now() - state.releasedAt;
+    if (state.releasedAt === undefined || idleMs <= this.#options.validateAfterIdleMs) return client;
+    try {
+      await client.query('SELECT 1');
+      return client;
+    } catch (error) {
+      this.#markFailed(state, error);
+      this.#discard(client, `failed validation after ${idleMs} ms idle`);
+      return undefined;
+    }
+  }
+
+  async #withLease<T>(
+    options: DbCallOptions,
+    work: (client: pg.PoolClient) => Promise<T>,
+  ): Promise<T> {
+    const lease = await this.acquire(options);
+    try {
+      const result = await work(lease.resource);
+      await lease.release();
+      return result;
+    } catch (error) {
+      if (options.signal?.aborted) await lease.destroy(error);
+      else if (isConnectionFailure(error)) {
+        this.#markFailed(this.#stateOf(lease.resource), error);
+        await lease.release();
+      } else await lease.release();
+      throw this.#statementError(error);
+    }
+  }
+
+  async #rollback(lease: DbLease): Promise<void> {
+    if (this.#stateOf(lease.resource).failure !== undefined) return lease.release();
+    try {
+      await lease.resource.query('ROLLBACK');
+    } catch (error) {
+      this.#markFailed(this.#stateOf(lease.resource), error);
+    }
+    return lease.release();
+  }
+
+  /** Driver failures become DbError/DbConnectError; the caller's own errors pass unchanged. */
+  #transactionError(client: pg.PoolClient, error: unknown): unknown {
+    const broken = this.#stateOf(client).failure !== undefined;
+    return broken || error instanceof pg.DatabaseError ? this.#statementError(error) : error;
+  }
+
+  #statementError(error: unknown): unknown {
+    return statementError(error, this.#options.target, this.#options.secrets);
+  }
+
+  /** Take a connection back from a lease (or a late arrival): idle again, or destroyed. */
+  #returnClient(client: pg.PoolClient): void {
+    const state = this.#stateOf(client);
+    if (state.failure !== undefined) {
+      return this.#discard(client, `connection error: ${this.#safeMessage(state.failure)}`);
+    }
+    const status = client.getTransactionStatus();
+    if (status === 'T' || status === 'E') {
+      this.#warn('a connection came back inside an open transaction; closed it to roll back');
+      return this.#discard(client, 'returned inside an open transaction');
+    }
+    state.releasedAt = Date.now();
+    client.release();
+    this.#checkDrained();
+  }
+
+  /** pg-pool destroys a client released with an error. */
+  #discard(client: pg.PoolClient, reason: string): void {
+    const state = this.#stateOf(client);
+    state.destroyReason ??= reason;
+    client.release(new Error(reason));
+    this.#checkDrained();
+  }
+
+  #markFailed(state: ClientState, error: unknown): void {
+    if (state.failure !== undefined) return;
+    state.failure = error instanceof Error ? error : new Error(String(error));
+    this.#errors++;
+    publishLazy('resource:error', () => ({
+      provider: this.name,
+      time: Date.now(),
+      resourceId: state.id,
+      error: errorInfo(this.#statementError(error)),
+    }));
+  }
+
+  #connectFailed(state: ClientState, error: Error): void {
+    state.failure = error;
+    this.#errors++;
+    publishLazy('resource:create-error', () => ({
+      provider: this.name,
+      time: Date.now(),
+      durationMs: Date.now() - state.startedAt,
+      error: errorInfo(this.#connectError(error)),
+    }));
+  }
+
+  #connected(client: pg.PoolClient): void {
+    const state = this.#stateOf(client);
+    this.#live.add(client);
+    this.#created++;
+    publishLazy('resource:create', () => ({
+      provider: this.name,
+      time: Date.now(),
+      resourceId: state.id,
+      durationMs: Date.now() - state.startedAt,
+    }));
+  }
+
+  #removed(client: pg.PoolClient): void {
+    const state = this.#stateOf(client);
+    this.#live.delete(client);
+    if (this.#live.size === 0) this.#allRemoved?.();
+    this.#destroyed++;
+    const reason =
+      state.destroyReason ??
+      (state.failure !== undefined
+        ? `connection error: ${this.#safeMessage(state.failure)}`
+        : this.#shutdown !== undefined
+          ? 'provider closed'
+          : 'idle timeout');
+    publish('resource:destroy', { provider: this.name, time: Date.now(), resourceId: state.id, reason });
+  }
+
+  #acquireError(error: unknown, started: number, owner: LeaseOwner | undefined): unknown {
+    if (KayGraphError.isInstance(error)) return error;
+    const message = error instanceof Error ? error.message : '';
+    if (message.startsWith('Cannot use a pool after calling end')) return this.#closedError();
+    // pg-pool's backstop: its queue timeout, or the connect it cut short at the same deadline.
+    if (message.includes('timeout exceeded when trying to connect') ||
+      message.includes('due to connection timeout')) {
+      return this.#acquireTimedOut(started, owner, error);
+    }
+    return this.#connectError(error);
+  }
+
+  #acquireTimedOut(started: number, owner: LeaseOwner | undefined, cause?: unknown): Error {
+    const waitMs = Date.now() - started;
+    this.#acquireTimeouts++;
+    publish('resource:acquire-timeout', {
+      provider: this.name,
+      time: Date.now(),
+      waitMs,
+      ...(owner ? { owner } : {}),
+    });
+    const { max } = this.#options;
+    return new AcquireTimeoutError(
+      `no connection to ${targetLabel(this.#options.target)} became free within ${waitMs} ms ` +
+        `(provider "${this.name}", max ${max}, ${this.#pool.waitingCount} waiting)`,
+      cause === undefined ? {} : { cause },
+    );
+  }
+
+  #connectError(error: unknown): Error {
+    const timedOut = error instanceof Error && error.message === 'timeout expired';
+    const cause = timedOut
+      ? new Error(`no answer within connectTimeoutMs (${this.#options.connectTimeoutMs} ms)`, {
+          cause: error,
+        })
+      : error;
+    return connectError(cause, this.#options.target, this.#options.secrets);
+  }
+
+  #timeoutFor(perCall: number | undefined): number {
+    const base = this.#options.acquireTimeoutMs;
+    const asked = checkInteger('acquire', 'timeoutMs', perCall, base, { min: 0 });
+    if (base === 0) return asked;
+    return asked === 0 ? base : Math.min(asked, base);
+  }
+
+  #markOpen(): void {
+    if (this.#state !== 'new') return;
+    this.#state = 'open';
+    publish('provider:open', { provider: this.name, time: Date.now(), kind: this.kind });
+  }
+
+  #beginShutdown(): void {
+    if (this.#state !== 'closed') this.#state = 'closing';
+    const error = this.#closedError();
+    for (const fail of [...this.#waits]) fail(error);
+  }
+
+  async #drainThenEnd(timeoutMs: number): Promise<void> {
+    const drained = await this.#waitForLeases(timeoutMs);
+    if (!drained) {
+      const left = this.#ledger.outstanding();
+      this.#warn(`close timed out after ${timeoutMs} ms; destroying ${left.length} lease(s)`);
+      const why = new PoolClosedError(`provider "${this.name}" closed before the lease came back`);
+      for (const lease of left) await lease.destroy(why).catch(() => {});
+    }
+    await this.#endPool();
+  }
+
+  #waitForLeases(timeoutMs: number): Promise<boolean> {
+    if (this.#ledger.size === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.#drained = undefined;
+        resolve(false);
+      }, timeoutMs);
+      this.#drained = () => {
+        clearTimeout(timer);
+        this.#drained = undefined;
+        resolve(true);
+      };
+    });
+  }
+
+  // pg-pool's end() resolves once no client is listed, before their sockets have closed and
+  // 'remove' fired; waiting for those makes close() mean "every connection is gone". A server
+  // that never answers the goodbye must not hold close() forever, hence the cap.
+  #untilAllRemoved(): Promise<void> {
+    if (this.#live.size === 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setTimeout(resolve, REMOVE_WAIT_MS);
+      timer.unref();
+      this.#allRemoved = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  #checkDrained(): void {
+    if (this.#drained !== undefined && this.#ledger.size === 0) this.#drained();
+  }
+
+  async #endPool(): Promise<void> {
+    // pg-pool's end() rejects when called twice; close() and destroy() may both get here.
+    if (!this.#poolEnded) {
+      this.#poolEnded = true;
+      await this.#pool.end();
+      await this.#untilAllRemoved();
+    }
+    this.#ledger.close();
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    publish('provider:close', {
+      provider: this.name,
+      time: Date.now(),
+      kind: this.kind,
+      forced: this.#forced,
+    });
+  }
+
+  #closedError(): PoolClosedError {
+    return new PoolClosedError(`provider "${this.name}" is closed and takes no more acquires`);
+  }
+
+  #warn(message: string): void {
+    publish('provider:warning', { provider: this.name, time: Date.now(), message });
+  }
+
+  #safeMessage(error: Error): string {
+    return errorInfo(this.#statementError(error)).message;
+  }
+
+  #stateOf(client: pg.PoolClient): ClientState {
+    const state = this.#book.stateOf(client);
+    if (state === undefined) throw new TypeError('connection was not made by this provider');
+    return state;
+  }
+}

@@ -1,0 +1,102 @@
+import { abortError, KayGraphError, type Lease } from '@kaygraph/core';
+import type pg from 'pg';
+import Cursor from 'pg-cursor';
+import { isConnectionFailure } from './db-errors.js';
+import { untilAborted } from './races.js';
+
+/** One streamed statement and how to read it. */
+export interface CursorRead {
+  sql: string;
+  params: readonly unknown[] | undefined;
+  batchSize: number;
+  signal: AbortSignal | undefined;
+  /** Turns a driver failure into the error the caller sees. */
+  mapError(error: unknown): unknown;
+  /** Marks the connection broken so its lease destroys it. */
+  markBroken(error: unknown): void;
+}
+
+/**
+ * Read a statement's rows in batches through a cursor on a leased connection, and return the
+ * lease however iteration ends. The cursor runs inside BEGIN/COMMIT: on a real server this is
+ * what the implicit transaction of an open portal already is, and the embedded server's
+ * multiplexer keeps a transaction's connection to itself, so other connections cannot
+ * interleave with the portal.
+ */
+export async function* readCursor<T extends pg.QueryResultRow>(
+  lease: Lease<pg.PoolClient>,
+  read: CursorRead,
+): AsyncGenerator<T[], void, undefined> {
+  const client = lease.resource;
+  let cursor: Cursor<T> | undefined;
+  let state: CursorState = 'open';
+  try {
+    await client.query('BEGIN');
+    cursor = client.query(new Cursor<T>(read.sql, read.params));
+    for (;;) {
+      if (read.signal?.aborted) throw abortError(read.signal, 'stream');
+      const batch = await readBatch(cursor, read, (failure) => {
+        state = failure;
+      });
+      if (batch.length === 0) break;
+      yield batch;
+    }
+    await cursor.close();
+    await client.query('COMMIT');
+    await lease.release();
+  } catch (error) {
+    if (state === 'open' && !KayGraphError.isInstance(error) && isConnectionFailure(error)) {
+      state = 'broken';
+    }
+    await giveBack(lease, cursor, state, 'ROLLBACK', error, read);
+    throw read.mapError(error);
+  } finally {
+    // Reached with the lease still out only when the consumer stopped early (break, throw,
+    // return): the rows read so far were wanted, so the transaction commits like the implicit
+    // one of a plain portal would.
+    if (!lease.returned) await giveBack(lease, cursor, 'open', 'COMMIT', undefined, read);
+  }
+}
+
+/** Where a failed read left the connection. */
+type CursorState = 'open' | 'read-failed' | 'aborted' | 'broken';
+
+async function readBatch<T extends pg.QueryResultRow>(
+  cursor: Cursor<T>,
+  read: CursorRead,
+  failed: (state: CursorState) => void,
+): Promise<T[]> {
+  try {
+    return await untilAborted(cursor.read(read.batchSize), read.signal, 'stream');
+  } catch (error) {
+    if (read.signal?.aborted) failed('aborted');
+    else failed(isConnectionFailure(error) ? 'broken' : 'read-failed');
+    throw error;
+  }
+}
+
+/** End the cursor and its transaction and return the lease, or destroy the connection. */
+async function giveBack<T extends pg.QueryResultRow>(
+  lease: Lease<pg.PoolClient>,
+  cursor: Cursor<T> | undefined,
+  state: CursorState,
+  end: 'COMMIT' | 'ROLLBACK',
+  error: unknown,
+  read: CursorRead,
+): Promise<void> {
+  if (lease.returned) return;
+  // An abort mid-read leaves the portal mid-protocol: closing the connection is the only
+  // prompt way out. A broken connection is marked so its release destroys it.
+  if (state === 'aborted') return lease.destroy(error).catch(() => {});
+  if (state === 'broken') read.markBroken(error);
+  if (state === 'broken') return lease.release().catch(() => {});
+  try {
+    // After a failed read pg-cursor has already re-synced the connection; closing the cursor
+    // again would wait for a ReadyForQuery that never comes.
+    if (cursor !== undefined && state === 'open') await cursor.close();
+    await lease.resource.query(end);
+  } catch (endError) {
+    read.markBroken(endError);
+  }
+  await lease.release().catch(() => {});
+}
