@@ -4,7 +4,7 @@ import { type ProviderSource, listProviders, providerName } from './provider-sou
 
 export interface HealthCheckerOptions {
   source: ProviderSource;
-  /** Milliseconds between rounds; 0 runs no rounds (a check still follows each `provider:open`). */
+  /** Milliseconds between rounds; 0 turns automatic checks off (`checkAll()` still works). */
   intervalMs: number;
   record(provider: string, report: HealthReport): void;
 }
@@ -49,7 +49,7 @@ export class HealthChecker {
    * arrives inside its `open()`, before it is ready, and must not run the check there.
    */
   checkSoon(name: string): void {
-    if (this.#abort.signal.aborted) return;
+    if (this.#options.intervalMs <= 0 || this.#abort.signal.aborted) return;
     const timer = setTimeout(() => {
       this.#soon.delete(timer);
       const provider = listProviders(this.#options.source).find((p) => providerName(p) === name);

@@ -27,8 +27,9 @@ export interface MonitorOptions {
   /** The providers to watch: a core `ResourcePool`, or any object with a `list()` of providers. */
   resources: ResourcePool | ProviderSource;
   /**
-   * Milliseconds between health checks of every open provider; the first round runs at once.
-   * 0 turns the rounds off (a provider is still checked once when it opens). Default 5000.
+   * Milliseconds between health checks of every open provider; the first round runs at once and
+   * a provider that opens later is checked when it opens. 0 turns automatic checks off
+   * (`checkHealth()` still runs one on demand). Default 5000.
    */
   healthIntervalMs?: number;
   /**

@@ -164,7 +164,13 @@ describe('monitor counters', () => {
     await after.release();
 
     // A leak the provider did not count itself (a scope published it) still counts.
-    publish('resource:leak', { provider: 'db', time: Date.now(), leaseId: 9, resourceId: 1, heldMs: 5 });
+    publish('resource:leak', {
+      provider: 'db',
+      time: Date.now(),
+      leaseId: 9,
+      resourceId: 1,
+      heldMs: 5,
+    });
 
     const p = monitor.snapshot().providers.db;
     expect(p).toMatchObject({ created: 1, acquired: 2, released: 2, leaks: 1 });

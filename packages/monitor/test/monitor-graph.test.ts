@@ -46,7 +46,12 @@ describe('monitor watching a ResourcePool and a graph run', () => {
     expect(result.status).toBe('ok');
 
     const snap = monitor.snapshot();
-    expect(snap.providers.db).toMatchObject({ kind: 'postgres', acquired: 3, released: 3, inUse: 0 });
+    expect(snap.providers.db).toMatchObject({
+      kind: 'postgres',
+      acquired: 3,
+      released: 3,
+      inUse: 0,
+    });
     expect(snap.providers.files).toMatchObject({ acquired: 1, released: 1, leaks: 1, inUse: 0 });
     expect(snap.nodes.read).toMatchObject({ runs: 1, errors: 0, leases: 3, holdMs: { count: 3 } });
     expect(snap.nodes.forget).toMatchObject({ runs: 1, leases: 1 });
