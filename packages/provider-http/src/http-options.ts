@@ -4,7 +4,7 @@ import {
   checkInteger,
   checkObject,
   checkString,
-  redactUrl,
+  redactText,
   rejectUnknownKeys,
 } from '@kaygraph/core';
 
@@ -163,20 +163,21 @@ interface OriginCredentials {
 }
 
 function parseOrigin(input: string): { origin: string; credentials?: OriginCredentials } {
+  const safe = withoutCredentials(input);
   let url: URL;
   try {
     url = new URL(input);
   } catch {
-    throw new ConfigInvalidError(`${WHERE}: option "origin" is not a URL: ${redactUrl(input)}`);
+    throw new ConfigInvalidError(`${WHERE}: option "origin" is not a URL: ${safe}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new ConfigInvalidError(
-      `${WHERE}: option "origin" must be an http: or https: URL, got ${redactUrl(input)}`,
+      `${WHERE}: option "origin" must be an http: or https: URL, got ${safe}`,
     );
   }
   if ((url.pathname !== '/' && url.pathname !== '') || url.search !== '' || url.hash !== '') {
     throw new ConfigInvalidError(
-      `${WHERE}: option "origin" must be scheme, host and port only, got ${redactUrl(input)}`,
+      `${WHERE}: option "origin" must be scheme, host and port only, got ${safe}`,
     );
   }
   const origin = `${url.protocol}//${url.host}`;
@@ -231,4 +232,16 @@ export function secretValues(headers: Record<string, string | string[]>): string
     }
   }
   return out.filter((s) => s.length >= 3);
+}
+
+/** The URL with user and password removed entirely, for config error messages. */
+function withoutCredentials(input: string): string {
+  try {
+    const url = new URL(input);
+    url.username = '';
+    url.password = '';
+    return url.toString();
+  } catch {
+    return redactText(input.replace(/\/\/[^/@\s]*@/, '//***@'));
+  }
 }

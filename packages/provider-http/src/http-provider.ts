@@ -1,10 +1,8 @@
 import {
-  AcquireTimeoutError,
   type AcquireOptions,
   type CloseOptions,
   type HealthReport,
   type Lease,
-  LeaseLedger,
   LeaseReleasedError,
   PoolClosedError,
   type Provider,
@@ -23,7 +21,8 @@ import {
 } from './http-options.js';
 import { type HttpRequestOptions, type HttpResponse, prepareRequest } from './http-request.js';
 import { type RunnerContext, runRequest } from './request-runner.js';
-import { SlotGate, closedError } from './slot-gate.js';
+import { closedError } from './slot-gate.js';
+import { SlotLeases } from './slot-leases.js';
 
 /**
  * One request slot of the provider: a lease on it lets its holder send requests without
@@ -100,12 +99,9 @@ class UndiciHttpProvider implements HttpProvider {
   #state: ProviderState = 'new';
   readonly #options: ResolvedHttpOptions;
   readonly #pool: Pool;
-  readonly #gate: SlotGate;
-  readonly #ledger: LeaseLedger<HttpSlot>;
+  readonly #slots: SlotLeases<SlotHandle>;
   readonly #connections: ConnectionCounters;
   readonly #runner: RunnerContext;
-  #acquireTimeouts = 0;
-  #drained: (() => void)[] = [];
   #closing: Promise<void> | undefined;
   #destroying: Promise<void> | undefined;
 
@@ -121,11 +117,8 @@ class UndiciHttpProvider implements HttpProvider {
       bodyTimeout: options.bodyTimeoutMs,
       connect: { rejectUnauthorized: options.tlsRejectUnauthorized },
     });
-    this.#gate = new SlotGate(options.connections * options.pipelining);
-    this.#ledger = new LeaseLedger({
-      provider: this.name,
-      leakDetectionMs: options.leakDetectionMs,
-    });
+    const limit = options.connections * options.pipelining;
+    this.#slots = new SlotLeases(this.name, limit, options.leakDetectionMs);
     this.#connections = watchConnections(this.#pool, this.name);
     this.#runner = {
       provider: this.name,
@@ -161,19 +154,8 @@ class UndiciHttpProvider implements HttpProvider {
   async acquire(options: AcquireOptions = {}): Promise<Lease<HttpSlot>> {
     if (this.#state === 'closing' || this.#state === 'closed') throw closedError(this.name);
     this.#markOpen();
-
-    const started = Date.now();
     const timeoutMs = options.timeoutMs ?? this.#options.acquireTimeoutMs;
-    let slot: number;
-    try {
-      slot = await this.#gate.take(timeoutMs, options.signal, `acquire from "${this.name}"`);
-    } catch (error) {
-      if (AcquireTimeoutError.isInstance(error)) this.#countTimeout(started, options);
-      throw error;
-    }
-    const resource = new SlotHandle(slot, this);
-    const hooks = { release: () => this.#give(resource), destroy: () => this.#give(resource) };
-    return this.#ledger.issue(resource, slot, hooks, Date.now() - started, options.owner);
+    return this.#slots.acquire((slot) => new SlotHandle(slot, this), options, timeoutMs);
   }
 
   async request(options: HttpRequestOptions): Promise<HttpResponse> {
@@ -203,20 +185,21 @@ class UndiciHttpProvider implements HttpProvider {
 
   stats(): HttpProviderStats {
     const pool = this.#poolStats();
+    const { gate, ledger } = this.#slots;
     return {
       size: pool.connected,
-      inUse: this.#ledger.size,
+      inUse: ledger.size,
       idle: pool.free,
-      waiting: this.#gate.waiting,
+      waiting: gate.waiting,
       pending: 0,
       created: this.#connections.created,
       destroyed: this.#connections.destroyed,
       errors: this.#connections.errors,
-      acquireTimeouts: this.#acquireTimeouts,
-      leaks: this.#ledger.leaks,
-      acquired: this.#ledger.acquired,
-      released: this.#ledger.returned,
-      slots: this.#gate.limit,
+      acquireTimeouts: this.#slots.acquireTimeouts,
+      leaks: ledger.leaks,
+      acquired: ledger.acquired,
+      released: ledger.returned,
+      slots: gate.limit,
       pool,
     };
   }
@@ -269,7 +252,7 @@ class UndiciHttpProvider implements HttpProvider {
       origin: o.origin,
       connections: o.connections,
       pipelining: o.pipelining,
-      slots: this.#gate.limit,
+      slots: this.#slots.gate.limit,
       connectTimeoutMs: o.connectTimeoutMs,
       headersTimeoutMs: o.headersTimeoutMs,
       bodyTimeoutMs: o.bodyTimeoutMs,
@@ -284,7 +267,7 @@ class UndiciHttpProvider implements HttpProvider {
   async #closeGracefully(timeoutMs: number): Promise<void> {
     if (this.#destroying) return this.#destroying;
     this.#beginShutdown();
-    const drained = await this.#waitForLeases(timeoutMs);
+    const drained = await this.#slots.waitForReturn(timeoutMs);
     if (this.#destroying) return this.#destroying;
     if (drained) await this.#pool.close();
     else await this.#pool.destroy(closedError(this.name));
@@ -300,41 +283,14 @@ class UndiciHttpProvider implements HttpProvider {
 
   #beginShutdown(): void {
     if (this.#state !== 'closed') this.#state = 'closing';
-    this.#gate.close(closedError(this.name));
+    this.#slots.gate.close(closedError(this.name));
   }
 
   #finishShutdown(forced: boolean): void {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
-    this.#ledger.close();
+    this.#slots.ledger.close();
     publish('provider:close', { provider: this.name, time: Date.now(), kind: this.kind, forced });
-  }
-
-  #waitForLeases(timeoutMs: number): Promise<boolean> {
-    if (this.#ledger.size === 0) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => resolve(false), timeoutMs);
-      this.#drained.push(() => {
-        clearTimeout(timer);
-        resolve(true);
-      });
-    });
-  }
-
-  #give(handle: SlotHandle): void {
-    handle.retire();
-    this.#gate.give(handle.slot);
-    if (this.#ledger.size === 0) for (const done of this.#drained.splice(0)) done();
-  }
-
-  #countTimeout(started: number, options: AcquireOptions): void {
-    this.#acquireTimeouts++;
-    publish('resource:acquire-timeout', {
-      provider: this.name,
-      time: Date.now(),
-      waitMs: Date.now() - started,
-      ...(options.owner ? { owner: options.owner } : {}),
-    });
   }
 
   #warn(message: string): void {

@@ -51,10 +51,11 @@ describe('options', () => {
 
   it('never echoes a header value or a password in a config error', () => {
     const headerError = configError({ origin, headers: { authorization: ['ok', 42] } });
-    const originError = configError({ origin: 'ftp://bob:hunter22@host' });
+    const originError = configError({ origin: 'ftp://bobby:hunter22@host' });
 
     expect(String(headerError)).not.toContain('ok');
     expect(String(originError)).not.toContain('hunter22');
+    expect(String(originError)).not.toContain('bobby');
   });
 
   it('fills in the documented defaults', () => {

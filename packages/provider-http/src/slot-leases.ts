@@ -1,0 +1,83 @@
+import {
+  type AcquireOptions,
+  AcquireTimeoutError,
+  type Lease,
+  LeaseLedger,
+  publish,
+} from '@kaygraph/core';
+import { SlotGate } from './slot-gate.js';
+
+/** What a slot lease lends: something bound to one slot that stops working once returned. */
+export interface SlotResource {
+  readonly slot: number;
+  /** Called when the lease is returned; later use must fail. */
+  retire(): void;
+}
+
+/**
+ * Numbered slots lent as core leases: FIFO waiters with deadline and abort through a
+ * `SlotGate`, counting and leak detection through a `LeaseLedger`, and a way to wait until
+ * every lease is back (for a graceful close).
+ */
+export class SlotLeases<R extends SlotResource> {
+  readonly gate: SlotGate;
+  readonly ledger: LeaseLedger<R>;
+  /** Acquires that gave up at their deadline. */
+  acquireTimeouts = 0;
+  readonly #provider: string;
+  #drained: (() => void)[] = [];
+
+  constructor(provider: string, limit: number, leakDetectionMs = 0) {
+    this.#provider = provider;
+    this.gate = new SlotGate(limit);
+    this.ledger = new LeaseLedger({ provider, leakDetectionMs });
+  }
+
+  /** Wait for a slot (up to `timeoutMs`) and lend `make(slot)` as a lease. */
+  async acquire(
+    make: (slot: number) => R,
+    options: AcquireOptions,
+    timeoutMs: number,
+  ): Promise<Lease<R>> {
+    const started = Date.now();
+    let slot: number;
+    try {
+      slot = await this.gate.take(timeoutMs, options.signal, `acquire from "${this.#provider}"`);
+    } catch (error) {
+      if (AcquireTimeoutError.isInstance(error)) this.#countTimeout(started, options);
+      throw error;
+    }
+    const resource = make(slot);
+    const giveBack = () => this.#giveBack(resource);
+    const hooks = { release: giveBack, destroy: giveBack };
+    return this.ledger.issue(resource, slot, hooks, Date.now() - started, options.owner);
+  }
+
+  /** Resolve true once no lease is out, or false when `timeoutMs` passes first. */
+  waitForReturn(timeoutMs: number): Promise<boolean> {
+    if (this.ledger.size === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.#drained.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  #giveBack(resource: R): void {
+    resource.retire();
+    this.gate.give(resource.slot);
+    if (this.ledger.size === 0) for (const done of this.#drained.splice(0)) done();
+  }
+
+  #countTimeout(started: number, options: AcquireOptions): void {
+    this.acquireTimeouts++;
+    publish('resource:acquire-timeout', {
+      provider: this.#provider,
+      time: Date.now(),
+      waitMs: Date.now() - started,
+      ...(options.owner ? { owner: options.owner } : {}),
+    });
+  }
+}

@@ -1,0 +1,90 @@
+import { AcquireTimeoutError, PoolClosedError, abortError } from '@kaygraph/core';
+
+interface Waiter {
+  resolve(slot: number): void;
+  reject(error: unknown): void;
+}
+
+/**
+ * A fixed number of numbered slots handed out first come, first served. A waiter leaves the
+ * queue when its deadline passes or its signal aborts, and is never handed a slot after that.
+ */
+export class SlotGate {
+  readonly limit: number;
+  readonly #free: number[] = [];
+  readonly #waiters: Waiter[] = [];
+  #closedError: Error | undefined;
+
+  constructor(limit: number) {
+    this.limit = limit;
+    // Lowest numbers on top, so a quiet provider keeps reusing slot 1.
+    for (let slot = limit; slot >= 1; slot--) this.#free.push(slot);
+  }
+
+  /** Slots taken right now. */
+  get inUse(): number {
+    return this.limit - this.#free.length;
+  }
+
+  /** Callers queued for a slot. */
+  get waiting(): number {
+    return this.#waiters.length;
+  }
+
+  /**
+   * Take a slot, waiting up to `timeoutMs`. Rejects with `AcquireTimeoutError` at the deadline,
+   * the abort reason when the signal aborts, `PoolClosedError` once the gate is closed.
+   */
+  take(timeoutMs: number, signal: AbortSignal | undefined, what: string): Promise<number> {
+    if (this.#closedError) return Promise.reject(this.#closedError);
+    if (signal?.aborted) return Promise.reject(abortError(signal, what));
+    const slot = this.#free.pop();
+    if (slot !== undefined) return Promise.resolve(slot);
+    return this.#enqueue(timeoutMs, signal, what);
+  }
+
+  /** Give a slot back: straight to the longest waiter, or onto the free list. */
+  give(slot: number): void {
+    const waiter = this.#waiters.shift();
+    if (waiter) waiter.resolve(slot);
+    else this.#free.push(slot);
+  }
+
+  /** Refuse every future take and fail every waiter with `error`. */
+  close(error: Error): void {
+    this.#closedError ??= error;
+    for (const waiter of this.#waiters.splice(0)) waiter.reject(this.#closedError);
+  }
+
+  #enqueue(timeoutMs: number, signal: AbortSignal | undefined, what: string): Promise<number> {
+    return new Promise<number>((resolve, reject) => {
+      const leave = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        const index = this.#waiters.indexOf(waiter);
+        if (index !== -1) this.#waiters.splice(index, 1);
+      };
+      const waiter: Waiter = {
+        resolve: (slot) => {
+          leave();
+          resolve(slot);
+        },
+        reject: (error) => {
+          leave();
+          reject(error);
+        },
+      };
+      const onAbort = () => waiter.reject(abortError(signal as AbortSignal, what));
+      const timer = setTimeout(() => {
+        waiter.reject(new AcquireTimeoutError(`${what}: no free slot within ${timeoutMs} ms`));
+      }, timeoutMs);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.#waiters.push(waiter);
+    });
+  }
+}
+
+/** The error a closed gate rejects with. */
+export function closedError(provider: string): PoolClosedError {
+  return new PoolClosedError(`provider "${provider}" is closed`);
+}
