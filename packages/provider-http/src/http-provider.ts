@@ -19,9 +19,15 @@ import {
   type ResolvedHttpOptions,
   resolveHttpOptions,
 } from './http-options.js';
-import { type HttpRequestOptions, type HttpResponse, prepareRequest } from './http-request.js';
+import {
+  type HttpRequestOptions,
+  type HttpResponse,
+  type PreparedRequest,
+  prepareRequest,
+} from './http-request.js';
 import { type RunnerContext, runRequest } from './request-runner.js';
 import { closedError } from './slot-gate.js';
+import { linkSignals } from './link-signals.js';
 import { SlotLeases } from './slot-leases.js';
 
 /**
@@ -102,6 +108,8 @@ class UndiciHttpProvider implements HttpProvider {
   readonly #slots: SlotLeases<SlotHandle>;
   readonly #connections: ConnectionCounters;
   readonly #runner: RunnerContext;
+  /** Aborted on forced shutdown, so no request sits out a retry wait on a dead pool. */
+  readonly #shutdown = new AbortController();
   #closing: Promise<void> | undefined;
   #destroying: Promise<void> | undefined;
 
@@ -162,7 +170,7 @@ class UndiciHttpProvider implements HttpProvider {
     const req = this.prepare(options);
     const lease = await this.acquire({ signal: options.signal, owner: options.owner });
     try {
-      return await runRequest(this.#runner, req, options.signal);
+      return await this.#send(req, options.signal);
     } finally {
       await lease.release();
     }
@@ -180,7 +188,16 @@ class UndiciHttpProvider implements HttpProvider {
 
   /** @internal used by slot handles */
   run(options: HttpRequestOptions): Promise<HttpResponse> {
-    return runRequest(this.#runner, this.prepare(options), options.signal);
+    return this.#send(this.prepare(options), options.signal);
+  }
+
+  async #send(req: PreparedRequest, signal: AbortSignal | undefined): Promise<HttpResponse> {
+    const linked = linkSignals(signal, this.#shutdown.signal);
+    try {
+      return await runRequest(this.#runner, req, linked.signal);
+    } finally {
+      linked.unlink();
+    }
   }
 
   stats(): HttpProviderStats {
@@ -259,6 +276,7 @@ class UndiciHttpProvider implements HttpProvider {
       acquireTimeoutMs: o.acquireTimeoutMs,
       maxRetries: o.retry.maxRetries,
       tlsVerify: o.tlsRejectUnauthorized,
+      leakDetectionMs: o.leakDetectionMs,
       // Names only: the values may be credentials.
       defaultHeaders: Object.keys(o.headers),
     };
@@ -270,15 +288,21 @@ class UndiciHttpProvider implements HttpProvider {
     const drained = await this.#slots.waitForReturn(timeoutMs);
     if (this.#destroying) return this.#destroying;
     if (drained) await this.#pool.close();
-    else await this.#pool.destroy(closedError(this.name));
+    else await this.#forceShut(closedError(this.name));
     this.#finishShutdown(!drained);
   }
 
   async #destroyNow(reason: unknown): Promise<void> {
     this.#beginShutdown();
-    const error = new PoolClosedError(`provider "${this.name}" was destroyed`, { cause: reason });
-    await this.#pool.destroy(error);
+    await this.#forceShut(
+      new PoolClosedError(`provider "${this.name}" was destroyed`, { cause: reason }),
+    );
     this.#finishShutdown(true);
+  }
+
+  async #forceShut(error: PoolClosedError): Promise<void> {
+    this.#shutdown.abort(error);
+    await this.#pool.destroy(error);
   }
 
   #beginShutdown(): void {

@@ -42,8 +42,11 @@ export interface HttpRequestOptions {
 
 /** A response whose body has been read in full; the connection is already free again. */
 export interface HttpResponse {
+  /** Final status, e.g. `200` (or `4xx`/`5xx` when `throwOnStatus` is false). */
   statusCode: number;
+  /** Response headers, names in lower case. */
   headers: IncomingHttpHeaders;
+  /** The whole response body (empty for `HEAD`, `204` and `304`). */
   body: Buffer;
   /** Attempts it took, retries included. */
   attempts: number;

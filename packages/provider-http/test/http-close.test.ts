@@ -94,3 +94,20 @@ describe('destroy', () => {
     await expect(provider.request({ path: '/' })).rejects.toMatchObject({ code: 'KG_POOL_CLOSED' });
   });
 });
+
+describe('destroy during a retry wait', () => {
+  it('ends the wait at once with PoolClosedError', async () => {
+    // A wait longer than the test timeout: only the destroy can end it in time.
+    server = await startServer((_req, res) => res.writeHead(503, { 'retry-after': '60' }).end());
+    http = createHttpProvider({ origin: server.origin, retry: { maxRetryAfterMs: 120_000 } });
+    const provider = http;
+    const stop = subscribe('provider:warning', () => void provider.destroy());
+
+    const error = await provider.request({ path: '/' }).catch((e: unknown) => e);
+    stop();
+
+    expect(PoolClosedError.isInstance(error)).toBe(true);
+    expect(server.seen).toHaveLength(1);
+    expect(provider.stats().inUse).toBe(0);
+  });
+});

@@ -75,6 +75,7 @@ describe('options', () => {
       acquireTimeoutMs: 30_000,
       maxRetries: 3,
       tlsVerify: true,
+      leakDetectionMs: 0,
       defaultHeaders: [],
     });
   });

@@ -196,3 +196,23 @@ describe('check', () => {
     expect(http.stats().errors).toBeGreaterThanOrEqual(1);
   });
 });
+
+describe('leak detection', () => {
+  it('reports a slot held past leakDetectionMs, and its return', async () => {
+    server = await startServer((_req, res) => res.end('ok'));
+    http = createHttpProvider({ origin: server.origin, leakDetectionMs: 20 });
+    const events: string[] = [];
+    const stops = [
+      subscribe('resource:leak', (e) => events.push(`leak ${e.provider} ${Boolean(e.stack)}`)),
+      subscribe('resource:leak-returned', (e) => events.push(`returned ${e.provider}`)),
+    ];
+
+    const lease = await http.acquire();
+    await new Promise((r) => setTimeout(r, 100));
+    await lease.release();
+    for (const stop of stops) stop();
+
+    expect(events).toEqual(['leak http true', 'returned http']);
+    expect(http.stats().leaks).toBe(1);
+  });
+});

@@ -9,8 +9,11 @@ export interface MailMessage {
   from?: string;
   /** Recipients. Required. */
   to: MailAddresses;
+  /** Copy recipients. */
   cc?: MailAddresses;
+  /** Blind-copy recipients (in the envelope, not the headers). */
   bcc?: MailAddresses;
+  /** Where replies should go. */
   replyTo?: string;
   /** Subject line (may be empty). */
   subject: string;
@@ -18,7 +21,7 @@ export interface MailMessage {
   text?: string;
   /** HTML body. */
   html?: string;
-  /** Extra headers. */
+  /** Extra message headers, e.g. `{ 'X-Run-Id': runId }`. */
   headers?: Record<string, string>;
 }
 

@@ -47,6 +47,8 @@ export interface MailProviderOptions {
   tlsRejectUnauthorized?: boolean;
   /** Retry policy. Defaults as in {@link MailRetryOptions}. */
   retry?: MailRetryOptions;
+  /** Report a slot lease held longer than this many ms, with its stack; 0 = off. Default `0`. */
+  leakDetectionMs?: number;
 }
 
 /** Options after validation, with defaults filled in. */
@@ -65,6 +67,7 @@ export interface ResolvedMailOptions {
   acquireTimeoutMs: number;
   tlsRejectUnauthorized: boolean;
   retry: Required<MailRetryOptions>;
+  leakDetectionMs: number;
   /** User and password, masked in any text the provider makes. */
   secrets: string[];
 }
@@ -82,6 +85,7 @@ const KEYS = [
   'acquireTimeoutMs',
   'tlsRejectUnauthorized',
   'retry',
+  'leakDetectionMs',
 ] as const;
 const MAX_TIMEOUT = 2_147_483_647;
 
@@ -110,6 +114,9 @@ export function resolveMailOptions(input: unknown): ResolvedMailOptions {
       true,
     ),
     retry: resolveRetry(options.retry),
+    leakDetectionMs: checkInteger(WHERE, 'leakDetectionMs', options.leakDetectionMs, 0, {
+      min: 0,
+    }),
   };
 }
 

@@ -24,6 +24,7 @@ import {
 } from './mail-options.js';
 import { type MailSendResult, type SendContext, runSend, toMailError } from './send-runner.js';
 import { closedError } from './slot-gate.js';
+import { linkSignals } from './link-signals.js';
 import { SlotLeases } from './slot-leases.js';
 
 /** Cancellation and accounting for one send. */
@@ -124,7 +125,7 @@ class SmtpMailProvider implements MailProvider {
       logger: false,
     } as SMTPPool.Options);
     this.#transport.on('error', (error) => this.#connectionError(toMailError(options, error)));
-    this.#slots = new SlotLeases(this.name, options.maxConnections);
+    this.#slots = new SlotLeases(this.name, options.maxConnections, options.leakDetectionMs);
   }
 
   get state(): ProviderState {
@@ -276,6 +277,7 @@ class SmtpMailProvider implements MailProvider {
       maxRetries: o.retry.maxRetries,
       retryDelayMs: o.retry.delayMs,
       tlsVerify: o.tlsRejectUnauthorized,
+      leakDetectionMs: o.leakDetectionMs,
     };
   }
 
@@ -359,24 +361,4 @@ function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined): Promis
     signal.addEventListener('abort', onAbort, { once: true });
     work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });
-}
-
-/**
- * One signal that aborts when either does. Hand-made rather than `AbortSignal.any` so the
- * listener on the long-lived shutdown signal is removed as soon as the send is over.
- */
-function linkSignals(caller: AbortSignal | undefined, shutdown: AbortSignal) {
-  if (!caller) return { signal: shutdown, unlink: () => {} };
-  const controller = new AbortController();
-  const fromCaller = () => controller.abort(caller.reason);
-  const fromShutdown = () => controller.abort(shutdown.reason);
-  if (caller.aborted) fromCaller();
-  else if (shutdown.aborted) fromShutdown();
-  caller.addEventListener('abort', fromCaller, { once: true });
-  shutdown.addEventListener('abort', fromShutdown, { once: true });
-  const unlink = () => {
-    caller.removeEventListener('abort', fromCaller);
-    shutdown.removeEventListener('abort', fromShutdown);
-  };
-  return { signal: controller.signal, unlink };
 }

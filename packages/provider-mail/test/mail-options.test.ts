@@ -67,6 +67,7 @@ describe('options', () => {
       maxRetries: 3,
       retryDelayMs: 500,
       tlsVerify: true,
+      leakDetectionMs: 0,
     });
     expect(mail.stats()).toMatchObject({ size: 2, idle: 2, inUse: 0, waiting: 0 });
   });

@@ -118,3 +118,23 @@ describe('send', () => {
     expect(report.ok).toBe(true);
   });
 });
+
+describe('leak detection', () => {
+  it('reports a slot held past leakDetectionMs, and its return', async () => {
+    smtp = await startSmtp();
+    mail = createMailProvider({ url: `smtp://127.0.0.1:${smtp.port}`, leakDetectionMs: 20 });
+    const events: string[] = [];
+    const stops = [
+      subscribe('resource:leak', (e) => events.push(`leak ${e.provider} ${Boolean(e.stack)}`)),
+      subscribe('resource:leak-returned', (e) => events.push(`returned ${e.provider}`)),
+    ];
+
+    const lease = await mail.acquire();
+    await new Promise((r) => setTimeout(r, 100));
+    await lease.release();
+    for (const stop of stops) stop();
+
+    expect(events).toEqual(['leak mail true', 'returned mail']);
+    expect(mail.stats().leaks).toBe(1);
+  });
+});
