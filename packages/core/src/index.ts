@@ -57,6 +57,8 @@ export {
 } from './validate.js';
 
 // --- pool (core's generic pool) ---
+export { Pool } from './pool/pool.js';
+export type { PoolOptions } from './pool/pool-options.js';
 
 // --- scope, resource pool registry ---
 export {
