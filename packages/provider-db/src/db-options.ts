@@ -40,11 +40,11 @@ export interface DbProviderOptions {
   acquireTimeoutMs?: number;
   /** Longest time one connection attempt (TCP, TLS, authentication) may take. Default `10000`. */
   connectTimeoutMs?: number;
-  /** `application_name` of every connection, as `pg_stat_activity` shows it. Default `'kaygraph'`. */
+  /** `application_name` of every connection, shown in `pg_stat_activity`. Default `'kaygraph'`. */
   applicationName?: string;
   /** `statement_timeout` of every connection in ms; unset leaves the server's setting. */
   statementTimeoutMs?: number;
-  /** Report a lease held longer than this many ms, with its borrower's stack; 0 = off. Default `0`. */
+  /** Report a lease held longer than this many ms, with its taker's stack; 0 = off. Default `0`. */
   leakDetectionMs?: number;
   /**
    * A connection that sat idle longer than this is checked with `SELECT 1` before it is lent,
@@ -214,7 +214,8 @@ function passwordOf(connectionString: string | undefined): string | undefined {
 // The same defaults pg applies, so messages and describe() name the server pg really dials.
 function targetOf(connection: ResolvedDbOptions['connection']): ResolvedDbOptions['target'] {
   const env = process.env;
-  const url = connection.connectionString === undefined ? undefined : new URL(connection.connectionString);
+  const url =
+    connection.connectionString === undefined ? undefined : new URL(connection.connectionString);
   const user =
     (url?.username ? decodeURIComponent(url.username) : connection.user) ??
     env.PGUSER ??

@@ -20,12 +20,7 @@ import {
   describe as describeError,
 } from '@kaygraph/core';
 import pg from 'pg';
-import {
-  connectError,
-  isConnectionFailure,
-  statementError,
-  targetLabel,
-} from './db-errors.js';
+import { connectError, isConnectionFailure, statementError, targetLabel } from './db-errors.js';
 import { type DbProviderOptions, type ResolvedDbOptions, resolveDbOptions } from './db-options.js';
 import { readCursor } from './db-stream.js';
 import { ClientBook, type ClientState } from './pooled-client.js';
@@ -158,11 +153,16 @@ class PgProvider implements DbProvider {
   /** Connections made and not yet removed; close waits for every one to be gone. */
   readonly #live = new Set<pg.PoolClient>();
   #allRemoved: (() => void) | undefined;
+  /** The latest failed connect, so a timeout can say why no connection came. */
+  #lastConnectFailure: { at: number; error: Error } | undefined;
 
   constructor(options: ResolvedDbOptions) {
     this.name = options.name;
     this.#options = options;
-    this.#ledger = new LeaseLedger({ provider: options.name, leakDetectionMs: options.leakDetectionMs });
+    this.#ledger = new LeaseLedger({
+      provider: options.name,
+      leakDetectionMs: options.leakDetectionMs,
+    });
     this.#book = new ClientBook(options.connectTimeoutMs, {
       connectFailed: (_client, state, error) => this.#connectFailed(state, error),
       failed: (_client, state, error) => this.#markFailed(state, error),
@@ -170,7 +170,8 @@ class PgProvider implements DbProvider {
     this.#pool = this.#createPool();
     this.#returnHooks = {
       release: (client) => this.#returnClient(client),
-      destroy: (client, reason) => this.#discard(client, `destroyed by its holder: ${describeError(reason)}`),
+      destroy: (client, reason) =>
+        this.#discard(client, `destroyed by its holder: ${describeError(reason)}`),
     };
   }
 
@@ -389,7 +390,8 @@ class PgProvider implements DbProvider {
       return undefined;
     }
     const idleMs = state.releasedAt === undefined ? 0 : Date.now() - state.releasedAt;
-    if (state.releasedAt === undefined || idleMs <= this.#options.validateAfterIdleMs) return client;
+    if (state.releasedAt === undefined || idleMs <= this.#options.validateAfterIdleMs)
+      return client;
     try {
       await client.query('SELECT 1');
       return client;
@@ -443,12 +445,14 @@ class PgProvider implements DbProvider {
   #returnClient(client: pg.PoolClient): void {
     const state = this.#stateOf(client);
     if (state.failure !== undefined) {
-      return this.#discard(client, `connection error: ${this.#safeMessage(state.failure)}`);
+      this.#discard(client, `connection error: ${this.#safeMessage(state.failure)}`);
+      return;
     }
     const status = client.getTransactionStatus();
     if (status === 'T' || status === 'E') {
       this.#warn('a connection came back inside an open transaction; closed it to roll back');
-      return this.#discard(client, 'returned inside an open transaction');
+      this.#discard(client, 'returned inside an open transaction');
+      return;
     }
     state.releasedAt = Date.now();
     client.release();
@@ -478,12 +482,14 @@ class PgProvider implements DbProvider {
   #connectFailed(state: ClientState, error: Error): void {
     state.failure = error;
     this.#errors++;
-    publishLazy('resource:create-error', () => ({
+    const mapped = this.#connectError(error);
+    this.#lastConnectFailure = { at: Date.now(), error: mapped };
+    publish('resource:create-error', {
       provider: this.name,
       time: Date.now(),
       durationMs: Date.now() - state.startedAt,
-      error: errorInfo(this.#connectError(error)),
-    }));
+      error: errorInfo(mapped),
+    });
   }
 
   #connected(client: pg.PoolClient): void {
@@ -499,8 +505,10 @@ class PgProvider implements DbProvider {
   }
 
   #removed(client: pg.PoolClient): void {
+    // A client that errors again after eviction makes pg-pool remove it a second time; count
+    // each connection once.
+    if (!this.#live.delete(client)) return;
     const state = this.#stateOf(client);
-    this.#live.delete(client);
     if (this.#live.size === 0) this.#allRemoved?.();
     this.#destroyed++;
     const reason =
@@ -510,7 +518,12 @@ class PgProvider implements DbProvider {
         : this.#shutdown !== undefined
           ? 'provider closed'
           : 'idle timeout');
-    publish('resource:destroy', { provider: this.name, time: Date.now(), resourceId: state.id, reason });
+    publish('resource:destroy', {
+      provider: this.name,
+      time: Date.now(),
+      resourceId: state.id,
+      reason,
+    });
   }
 
   #acquireError(error: unknown, started: number, owner: LeaseOwner | undefined): unknown {
@@ -518,8 +531,10 @@ class PgProvider implements DbProvider {
     const message = error instanceof Error ? error.message : '';
     if (message.startsWith('Cannot use a pool after calling end')) return this.#closedError();
     // pg-pool's backstop: its queue timeout, or the connect it cut short at the same deadline.
-    if (message.includes('timeout exceeded when trying to connect') ||
-      message.includes('due to connection timeout')) {
+    if (
+      message.includes('timeout exceeded when trying to connect') ||
+      message.includes('due to connection timeout')
+    ) {
       return this.#acquireTimedOut(started, owner, error);
     }
     return this.#connectError(error);
@@ -534,11 +549,16 @@ class PgProvider implements DbProvider {
       waitMs,
       ...(owner ? { owner } : {}),
     });
+    // A connect that failed during this wait is the likelier story than a busy pool.
+    const failed = this.#lastConnectFailure;
+    const connectFailure = failed !== undefined && failed.at >= started ? failed.error : undefined;
+    const because =
+      connectFailure === undefined ? '' : `; last connect failed: ${connectFailure.message}`;
     const { max } = this.#options;
     return new AcquireTimeoutError(
       `no connection to ${targetLabel(this.#options.target)} became free within ${waitMs} ms ` +
-        `(provider "${this.name}", max ${max}, ${this.#pool.waitingCount} waiting)`,
-      cause === undefined ? {} : { cause },
+        `(provider "${this.name}", max ${max}, ${this.#pool.waitingCount} waiting)${because}`,
+      { cause: cause ?? connectFailure },
     );
   }
 

@@ -11,8 +11,9 @@ export interface EmbeddedPostgresOptions {
   /** Address to listen on. Default `'127.0.0.1'`. */
   host?: string;
   /**
-   * Connections the socket server accepts at once. A connection past this gets a plain-text
-   * refusal that pg cannot parse, so keep the provider's `max` at or below it. Default `10`.
+   * Connections the socket server accepts at once. It hangs up on one more, which the provider
+   * reports as `DbConnectError` (connection terminated), so keep the provider's `max` at or
+   * below it. Default `10`.
    */
   maxConnections?: number;
 }

@@ -56,22 +56,18 @@ export class ClientBook {
 
       override connect(): Promise<pg.Client>;
       override connect(callback: (err: Error | null) => void): void;
-      override connect(callback?: (err: Error | null) => void): Promise<pg.Client> | void {
-        book.pending++;
-        const settle = (error: Error | null) => book.#connectSettled(this, error);
+      override connect(callback?: (err: Error | null) => void): Promise<pg.Client> | undefined {
         if (callback === undefined) {
-          return super.connect().then(
-            (client) => (settle(null), client),
-            (error: Error) => {
-              settle(error);
-              throw error;
-            },
-          );
+          return new Promise((resolve, reject) => {
+            this.connect((error) => (error ? reject(error) : resolve(this)));
+          });
         }
+        book.pending++;
         super.connect((error: Error | null) => {
-          settle(error);
+          book.#connectSettled(this, error);
           callback(error);
         });
+        return undefined;
       }
     } as typeof pg.Client;
   }

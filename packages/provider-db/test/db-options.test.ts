@@ -94,7 +94,12 @@ describe('createDbProvider options', () => {
       ssl: { rejectUnauthorized: true },
     });
     expect(db.name).toBe('warehouse');
-    expect(db.describe()).toMatchObject({ host: '10.0.0.5', port: 5433, database: 'dw', ssl: true });
+    expect(db.describe()).toMatchObject({
+      host: '10.0.0.5',
+      port: 5433,
+      database: 'dw',
+      ssl: true,
+    });
     expect(JSON.stringify(db.describe())).not.toContain('pw-not-shown');
     await db.close();
   });
