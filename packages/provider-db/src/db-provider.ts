@@ -1,111 +1,35 @@
 import {
   type AcquireOptions,
   AcquireTimeoutError,
+  abortError,
   type CloseOptions,
   checkInteger,
+  describe as describeError,
   errorInfo,
   type HealthReport,
   KayGraphError,
-  type Lease,
   LeaseLedger,
   type LeaseOwner,
   PoolClosedError,
-  type Provider,
   type ProviderState,
   type ProviderStats,
   publish,
-  publishLazy,
   type ReturnHooks,
-  abortError,
-  describe as describeError,
 } from '@kaygraph/core';
 import pg from 'pg';
+import { ConnectionTally } from './connection-tally.js';
 import { connectError, isConnectionFailure, statementError, targetLabel } from './db-errors.js';
 import { type DbProviderOptions, type ResolvedDbOptions, resolveDbOptions } from './db-options.js';
 import { readCursor } from './db-stream.js';
+import type {
+  DbCallOptions,
+  DbDescription,
+  DbLease,
+  DbProvider,
+  DbStreamOptions,
+} from './db-types.js';
 import { ClientBook, type ClientState } from './pooled-client.js';
 import { raceAcquire, untilAborted } from './races.js';
-
-/** A leased PostgreSQL connection. Return it with `release()` or `await using`. */
-export type DbLease = Lease<pg.PoolClient>;
-
-/** Options every convenience method takes. */
-export interface DbCallOptions {
-  /** Cancels the wait for a connection and the statement in flight. */
-  signal?: AbortSignal;
-  /** Who is borrowing, for events, leak reports and the monitor. */
-  owner?: LeaseOwner;
-  /** Shortens the provider's `acquireTimeoutMs` for this call. */
-  timeoutMs?: number;
-}
-
-/** Options of {@link DbProvider.stream}. */
-export interface DbStreamOptions extends DbCallOptions {
-  /** Rows fetched per round trip and yielded per batch. Default `1000`. */
-  batchSize?: number;
-}
-
-/** Non-secret facts about the provider's configuration, for the monitor. */
-export interface DbDescription {
-  host: string;
-  port: number;
-  database: string;
-  user: string;
-  applicationName: string;
-  max: number;
-  /** Whether connections use TLS. */
-  ssl: boolean;
-  [key: string]: unknown;
-}
-
-/** PostgreSQL behind pg-pool, with the KayGraph provider face. */
-export interface DbProvider extends Provider<pg.PoolClient> {
-  /** Borrow a connection. A connection idle past `validateAfterIdleMs` is checked first. */
-  acquire(options?: AcquireOptions): Promise<DbLease>;
-  /**
-   * Run one statement on a connection of its own. If `signal` aborts while the statement runs,
-   * the connection is closed (PostgreSQL ends the statement when it notices) and the call
-   * rejects with `AbortedError` at once.
-   */
-  query<T extends pg.QueryResultRow = pg.QueryResultRow>(
-    sql: string,
-    params?: readonly unknown[],
-    options?: DbCallOptions,
-  ): Promise<pg.QueryResult<T>>;
-  /**
-   * Run `fn` inside BEGIN/COMMIT on one connection. A throw rolls back and rethrows (driver
-   * errors as `DbError`/`DbConnectError`, the caller's own errors unchanged). `fn` gets the
-   * signal; if it aborts, the transaction waits for `fn` to settle — its statements must not
-   * escape into autocommit — then rolls back and rejects with `AbortedError`. If ROLLBACK fails
-   * the connection is destroyed.
-   *
-   * @example
-   * await db.transaction(async (client) => {
-   *   await client.query('UPDATE account SET n = n - 1 WHERE id = $1', [1]);
-   *   await client.query('UPDATE account SET n = n + 1 WHERE id = $1', [2]);
-   * });
-   */
-  transaction<T>(
-    fn: (client: pg.PoolClient, signal: AbortSignal) => Promise<T>,
-    options?: DbCallOptions,
-  ): Promise<T>;
-  /**
-   * Read a statement's rows in batches through a server-side cursor, holding one lease while
-   * iterating and returning it on end, `break`, throw or abort. Only one batch is in memory.
-   *
-   * @example
-   * for await (const rows of db.stream('SELECT * FROM events WHERE day = $1', [day])) {
-   *   await writeChunk(rows);
-   * }
-   */
-  stream<T extends pg.QueryResultRow = pg.QueryResultRow>(
-    sql: string,
-    params?: readonly unknown[],
-    options?: DbStreamOptions,
-  ): AsyncIterable<T[]>;
-  describe(): DbDescription;
-  stats(): ProviderStats;
-}
 
 const neverAborted = new AbortController().signal;
 
@@ -135,26 +59,19 @@ class PgProvider implements DbProvider {
 
   readonly #options: ResolvedDbOptions;
   readonly #book: ClientBook;
+  readonly #tally: ConnectionTally;
   readonly #pool: pg.Pool;
   readonly #ledger: LeaseLedger<pg.PoolClient>;
   readonly #returnHooks: ReturnHooks<pg.PoolClient>;
   /** Fail functions of the acquires waiting now, so closing can reject them at once. */
   readonly #waits = new Set<(error: Error) => void>();
   #state: ProviderState = 'new';
-  #created = 0;
-  #destroyed = 0;
-  #errors = 0;
   #acquireTimeouts = 0;
   #opening: Promise<void> | undefined;
   #shutdown: Promise<void> | undefined;
   #forced = false;
   #drained: (() => void) | undefined;
   #poolEnded = false;
-  /** Connections made and not yet removed; close waits for every one to be gone. */
-  readonly #live = new Set<pg.PoolClient>();
-  #allRemoved: (() => void) | undefined;
-  /** The latest failed connect, so a timeout can say why no connection came. */
-  #lastConnectFailure: { at: number; error: Error } | undefined;
 
   constructor(options: ResolvedDbOptions) {
     this.name = options.name;
@@ -163,9 +80,15 @@ class PgProvider implements DbProvider {
       provider: options.name,
       leakDetectionMs: options.leakDetectionMs,
     });
+    this.#tally = new ConnectionTally({
+      provider: options.name,
+      brokenError: (error) => this.#statementError(error),
+      connectError: (error) => this.#connectError(error),
+      closing: () => this.#shutdown !== undefined,
+    });
     this.#book = new ClientBook(options.connectTimeoutMs, {
-      connectFailed: (_client, state, error) => this.#connectFailed(state, error),
-      failed: (_client, state, error) => this.#markFailed(state, error),
+      connectFailed: (_client, state, error) => this.#tally.connectFailed(state, error),
+      failed: (_client, state, error) => this.#tally.failed(state, error),
     });
     this.#pool = this.#createPool();
     this.#returnHooks = {
@@ -201,6 +124,11 @@ class PgProvider implements DbProvider {
     for (;;) {
       const client = await this.#checkout(deadline, started, options);
       if (client === undefined) continue;
+      if (this.#shutdown !== undefined) {
+        // Closing began while the connection was on its way; the lease would outlive close().
+        this.#returnClient(client);
+        throw this.#closedError();
+      }
       const state = this.#stateOf(client);
       const waitMs = Date.now() - started;
       return this.#ledger.issue(client, state.id, this.#returnHooks, waitMs, options.owner);
@@ -254,7 +182,7 @@ class PgProvider implements DbProvider {
           batchSize,
           signal: options.signal,
           mapError: (error) => provider.#statementError(error),
-          markBroken: (error) => provider.#markFailed(provider.#stateOf(lease.resource), error),
+          markBroken: (error) => provider.#tally.failed(provider.#stateOf(lease.resource), error),
         });
       },
     };
@@ -288,9 +216,9 @@ class PgProvider implements DbProvider {
       idle: this.#pool.idleCount,
       waiting: this.#pool.waitingCount,
       pending: this.#book.pending,
-      created: this.#created,
-      destroyed: this.#destroyed,
-      errors: this.#errors,
+      created: this.#tally.created,
+      destroyed: this.#tally.destroyed,
+      errors: this.#tally.errors,
       acquireTimeouts: this.#acquireTimeouts,
       leaks: this.#ledger.leaks,
       acquired: this.#ledger.acquired,
@@ -347,8 +275,8 @@ class PgProvider implements DbProvider {
     // pg-pool re-emits the error of an idle client here after evicting it. Without a listener
     // that would crash the process; the client's own listener has already counted it.
     pool.on('error', () => {});
-    pool.on('connect', (client) => this.#connected(client));
-    pool.on('remove', (client) => this.#removed(client));
+    pool.on('connect', (client) => this.#tally.connected(client, this.#stateOf(client)));
+    pool.on('remove', (client) => this.#tally.removed(client, this.#stateOf(client)));
     return pool;
   }
 
@@ -396,7 +324,7 @@ class PgProvider implements DbProvider {
       await client.query('SELECT 1');
       return client;
     } catch (error) {
-      this.#markFailed(state, error);
+      this.#tally.failed(state, error);
       this.#discard(client, `failed validation after ${idleMs} ms idle`);
       return undefined;
     }
@@ -414,7 +342,7 @@ class PgProvider implements DbProvider {
     } catch (error) {
       if (options.signal?.aborted) await lease.destroy(error);
       else if (isConnectionFailure(error)) {
-        this.#markFailed(this.#stateOf(lease.resource), error);
+        this.#tally.failed(this.#stateOf(lease.resource), error);
         await lease.release();
       } else await lease.release();
       throw this.#statementError(error);
@@ -426,7 +354,7 @@ class PgProvider implements DbProvider {
     try {
       await lease.resource.query('ROLLBACK');
     } catch (error) {
-      this.#markFailed(this.#stateOf(lease.resource), error);
+      this.#tally.failed(this.#stateOf(lease.resource), error);
     }
     return lease.release();
   }
@@ -445,7 +373,7 @@ class PgProvider implements DbProvider {
   #returnClient(client: pg.PoolClient): void {
     const state = this.#stateOf(client);
     if (state.failure !== undefined) {
-      this.#discard(client, `connection error: ${this.#safeMessage(state.failure)}`);
+      this.#discard(client, this.#tally.brokenReason(state.failure));
       return;
     }
     const status = client.getTransactionStatus();
@@ -465,65 +393,6 @@ class PgProvider implements DbProvider {
     state.destroyReason ??= reason;
     client.release(new Error(reason));
     this.#checkDrained();
-  }
-
-  #markFailed(state: ClientState, error: unknown): void {
-    if (state.failure !== undefined) return;
-    state.failure = error instanceof Error ? error : new Error(String(error));
-    this.#errors++;
-    publishLazy('resource:error', () => ({
-      provider: this.name,
-      time: Date.now(),
-      resourceId: state.id,
-      error: errorInfo(this.#statementError(error)),
-    }));
-  }
-
-  #connectFailed(state: ClientState, error: Error): void {
-    state.failure = error;
-    this.#errors++;
-    const mapped = this.#connectError(error);
-    this.#lastConnectFailure = { at: Date.now(), error: mapped };
-    publish('resource:create-error', {
-      provider: this.name,
-      time: Date.now(),
-      durationMs: Date.now() - state.startedAt,
-      error: errorInfo(mapped),
-    });
-  }
-
-  #connected(client: pg.PoolClient): void {
-    const state = this.#stateOf(client);
-    this.#live.add(client);
-    this.#created++;
-    publishLazy('resource:create', () => ({
-      provider: this.name,
-      time: Date.now(),
-      resourceId: state.id,
-      durationMs: Date.now() - state.startedAt,
-    }));
-  }
-
-  #removed(client: pg.PoolClient): void {
-    // A client that errors again after eviction makes pg-pool remove it a second time; count
-    // each connection once.
-    if (!this.#live.delete(client)) return;
-    const state = this.#stateOf(client);
-    if (this.#live.size === 0) this.#allRemoved?.();
-    this.#destroyed++;
-    const reason =
-      state.destroyReason ??
-      (state.failure !== undefined
-        ? `connection error: ${this.#safeMessage(state.failure)}`
-        : this.#shutdown !== undefined
-          ? 'provider closed'
-          : 'idle timeout');
-    publish('resource:destroy', {
-      provider: this.name,
-      time: Date.now(),
-      resourceId: state.id,
-      reason,
-    });
   }
 
   #acquireError(error: unknown, started: number, owner: LeaseOwner | undefined): unknown {
@@ -550,7 +419,7 @@ class PgProvider implements DbProvider {
       ...(owner ? { owner } : {}),
     });
     // A connect that failed during this wait is the likelier story than a busy pool.
-    const failed = this.#lastConnectFailure;
+    const failed = this.#tally.lastConnectFailure;
     const connectFailure = failed !== undefined && failed.at >= started ? failed.error : undefined;
     const because =
       connectFailure === undefined ? '' : `; last connect failed: ${connectFailure.message}`;
@@ -617,21 +486,6 @@ class PgProvider implements DbProvider {
     });
   }
 
-  // pg-pool's end() resolves once no client is listed, before their sockets have closed and
-  // 'remove' fired; waiting for those makes close() mean "every connection is gone". A server
-  // that never answers the goodbye must not hold close() forever, hence the cap.
-  #untilAllRemoved(): Promise<void> {
-    if (this.#live.size === 0) return Promise.resolve();
-    return new Promise((resolve) => {
-      const timer = setTimeout(resolve, REMOVE_WAIT_MS);
-      timer.unref();
-      this.#allRemoved = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-  }
-
   #checkDrained(): void {
     if (this.#drained !== undefined && this.#ledger.size === 0) this.#drained();
   }
@@ -641,7 +495,7 @@ class PgProvider implements DbProvider {
     if (!this.#poolEnded) {
       this.#poolEnded = true;
       await this.#pool.end();
-      await this.#untilAllRemoved();
+      await this.#tally.untilAllRemoved(REMOVE_WAIT_MS);
     }
     this.#ledger.close();
     if (this.#state === 'closed') return;
@@ -660,10 +514,6 @@ class PgProvider implements DbProvider {
 
   #warn(message: string): void {
     publish('provider:warning', { provider: this.name, time: Date.now(), message });
-  }
-
-  #safeMessage(error: Error): string {
-    return errorInfo(this.#statementError(error)).message;
   }
 
   #stateOf(client: pg.PoolClient): ClientState {

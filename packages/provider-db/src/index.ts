@@ -1,10 +1,10 @@
-export {
-  type DbCallOptions,
-  type DbDescription,
-  type DbLease,
-  type DbProvider,
-  type DbStreamOptions,
-  createDbProvider,
-} from './db-provider.js';
+export { createDbProvider } from './db-provider.js';
+export type {
+  DbCallOptions,
+  DbDescription,
+  DbLease,
+  DbProvider,
+  DbStreamOptions,
+} from './db-types.js';
 export { DbConnectError, DbError, type DbErrorOptions, type DbTarget } from './db-errors.js';
 export type { DbProviderOptions } from './db-options.js';

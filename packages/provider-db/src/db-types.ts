@@ -1,0 +1,89 @@
+import type { AcquireOptions, Lease, LeaseOwner, Provider, ProviderStats } from '@kaygraph/core';
+import type pg from 'pg';
+
+/** A leased PostgreSQL connection. Return it with `release()` or `await using`. */
+export type DbLease = Lease<pg.PoolClient>;
+
+/** Options every convenience method takes. */
+export interface DbCallOptions {
+  /** Cancels the wait for a connection and the statement in flight. */
+  signal?: AbortSignal;
+  /** Who is borrowing, for events, leak reports and the monitor. */
+  owner?: LeaseOwner;
+  /** Shortens the provider's `acquireTimeoutMs` for this call. */
+  timeoutMs?: number;
+}
+
+/** Options of {@link DbProvider.stream}. */
+export interface DbStreamOptions extends DbCallOptions {
+  /** Rows fetched per round trip and yielded per batch. Default `1000`. */
+  batchSize?: number;
+}
+
+/** Non-secret facts about the provider's configuration, for the monitor. */
+export interface DbDescription {
+  /** Server host (from the connection string or options, else pg's default). */
+  host: string;
+  /** Server port. */
+  port: number;
+  /** Database name. */
+  database: string;
+  /** Role connections log in as. */
+  user: string;
+  /** `application_name` every connection carries. */
+  applicationName: string;
+  /** Most connections open at once. */
+  max: number;
+  /** Whether connections use TLS. */
+  ssl: boolean;
+  [key: string]: unknown;
+}
+
+/** PostgreSQL behind pg-pool, with the KayGraph provider face. */
+export interface DbProvider extends Provider<pg.PoolClient> {
+  /** Borrow a connection. A connection idle past `validateAfterIdleMs` is checked first. */
+  acquire(options?: AcquireOptions): Promise<DbLease>;
+  /**
+   * Run one statement on a connection of its own. If `signal` aborts while the statement runs,
+   * the connection is closed (PostgreSQL ends the statement when it notices) and the call
+   * rejects with `AbortedError` at once.
+   */
+  query<T extends pg.QueryResultRow = pg.QueryResultRow>(
+    sql: string,
+    params?: readonly unknown[],
+    options?: DbCallOptions,
+  ): Promise<pg.QueryResult<T>>;
+  /**
+   * Run `fn` inside BEGIN/COMMIT on one connection. A throw rolls back and rethrows (driver
+   * errors as `DbError`/`DbConnectError`, the caller's own errors unchanged). `fn` gets the
+   * signal; if it aborts, the transaction waits for `fn` to settle — its statements must not
+   * escape into autocommit — then rolls back and rejects with `AbortedError`. If ROLLBACK fails
+   * the connection is destroyed.
+   *
+   * @example
+   * await db.transaction(async (client) => {
+   *   await client.query('UPDATE account SET n = n - 1 WHERE id = $1', [1]);
+   *   await client.query('UPDATE account SET n = n + 1 WHERE id = $1', [2]);
+   * });
+   */
+  transaction<T>(
+    fn: (client: pg.PoolClient, signal: AbortSignal) => Promise<T>,
+    options?: DbCallOptions,
+  ): Promise<T>;
+  /**
+   * Read a statement's rows in batches through a server-side cursor, holding one lease while
+   * iterating and returning it on end, `break`, throw or abort. Only one batch is in memory.
+   *
+   * @example
+   * for await (const rows of db.stream('SELECT * FROM events WHERE day = $1', [day])) {
+   *   await writeChunk(rows);
+   * }
+   */
+  stream<T extends pg.QueryResultRow = pg.QueryResultRow>(
+    sql: string,
+    params?: readonly unknown[],
+    options?: DbStreamOptions,
+  ): AsyncIterable<T[]>;
+  describe(): DbDescription;
+  stats(): ProviderStats;
+}
