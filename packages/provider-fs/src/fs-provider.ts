@@ -164,10 +164,15 @@ export class FsProvider implements Provider<FileHandle> {
     }
     this.#temp.add(created);
     const dir = new ScopedTempDir(created, this.#temp);
-    options.scope?.defer(() => dir.remove());
-    if (options.signal?.aborted) {
+    try {
+      options.scope?.defer(() => dir.remove());
+      if (options.signal?.aborted) throw abortError(options.signal, 'tempDir');
+      const refusal = this.#closedError(); // closed while the directory was being made
+      if (refusal !== undefined) throw refusal;
+    } catch (error) {
+      // A scope that is already closed refuses the cleanup: nobody would remove the directory.
       await dir.remove();
-      throw abortError(options.signal, 'tempDir');
+      throw error;
     }
     return dir;
   }
