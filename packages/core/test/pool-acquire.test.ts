@@ -275,6 +275,18 @@ describe('Pool check and leaks', () => {
     expect(pool.stats().inUse).toBe(0);
   });
 
+  it('reports ok at once when every resource is lent out, instead of queueing', async () => {
+    const pool = makePool(new Factory(), { max: 1 });
+    const lease = await pool.acquire();
+
+    const report = await pool.check();
+
+    expect(report.ok).toBe(true);
+    expect(report.details).toMatchObject({ saturated: true });
+    expect(pool.stats()).toMatchObject({ waiting: 0, acquired: 1 });
+    await lease.release();
+  });
+
   it('reports not ok once closed', async () => {
     const pool = makePool(new Factory());
     await pool.close();
@@ -296,5 +308,20 @@ describe('Pool check and leaks', () => {
     expect(pool.stats().leaks).toBe(1);
     expect(leaks).toMatchObject([{ provider: 'pool', stack: 'at somewhere' }]);
     await lease.release();
+  });
+
+  it('ignores a leak report for a lease it does not have out', async () => {
+    const pool = makePool(new Factory());
+    const other = makePool(new Factory(), { name: 'other' });
+    const returned = await pool.acquire();
+    await returned.release();
+    const foreign = await other.acquire();
+
+    pool.reportLeak(returned);
+    pool.reportLeak(foreign);
+
+    expect(pool.stats().leaks).toBe(0);
+    expect(other.stats().leaks).toBe(0);
+    await foreign.release();
   });
 });

@@ -19,7 +19,10 @@ type Command =
   | { t: 'abort'; pick: number }
   | { t: 'advance'; ms: number }
   | { t: 'createMode'; mode: 'ok' | 'fail' | 'slow' | 'hang' | 'deaf'; ms: number }
-  | { t: 'destroyMode'; mode: 'ok' | 'hang' | 'fail' };
+  | { t: 'destroyMode'; mode: 'ok' | 'hang' | 'fail' }
+  | { t: 'validateMode'; mode: ValidateMode; ms: number };
+
+type ValidateMode = 'yes' | 'no' | 'later-yes' | 'later-no' | 'throw';
 
 const command: fc.Arbitrary<Command> = fc.oneof(
   {
@@ -65,6 +68,36 @@ const command: fc.Arbitrary<Command> = fc.oneof(
   },
 );
 
+const commands = fc.oneof(
+  { weight: 12, arbitrary: command },
+  {
+    weight: 1,
+    arbitrary: fc.record({
+      t: fc.constant('validateMode' as const),
+      mode: fc.constantFrom<ValidateMode>('yes', 'yes', 'no', 'later-yes', 'later-no', 'throw'),
+      ms: fc.integer({ min: 0, max: 100 }),
+    }),
+  },
+);
+
+/** A validate whose answer the schedule picks: at once or later, yes or no, or a throw. */
+function scriptedValidate(run: { mode: ValidateMode; ms: number }) {
+  return (_thing: Thing): boolean | Promise<boolean> => {
+    switch (run.mode) {
+      case 'yes':
+        return true;
+      case 'no':
+        return false;
+      case 'throw':
+        throw new Error('ping failed');
+      default:
+        return new Promise((resolve) =>
+          setTimeout(() => resolve(run.mode === 'later-yes'), run.ms),
+        );
+    }
+  };
+}
+
 /** When and how the schedule shuts the pool down (after the last command if past the end). */
 const shutdown = fc.record({
   at: fc.nat({ max: 100 }),
@@ -78,6 +111,7 @@ const poolOptions = fc.record({
   idleTimeoutMs: fc.constantFrom(0, 150),
   maxLifetimeMs: fc.constantFrom(0, 400),
   maxUses: fc.constantFrom(0, 2),
+  validateOnBorrow: fc.boolean(),
 });
 
 interface AcquireRecord {
@@ -211,7 +245,11 @@ async function play(
     toFake: ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'Date'],
   });
   const factory = new Factory();
+  const validation = { mode: 'yes' as ValidateMode, ms: 0 };
   const pool = new Pool<Thing>({
+    validate: scriptedValidate(validation),
+    validateOnBorrow: options.validateOnBorrow,
+    validateBypassMs: 50,
     create: factory.create,
     destroy: factory.destroy,
     max: options.max,
@@ -254,6 +292,10 @@ async function play(
         break;
       case 'destroyMode':
         factory.destroyMode = cmd.mode;
+        break;
+      case 'validateMode':
+        validation.mode = cmd.mode;
+        validation.ms = cmd.ms;
         break;
     }
     if (index === end.at) {
@@ -303,7 +345,7 @@ describe('Pool under random schedules', () => {
     await fc.assert(
       fc.asyncProperty(
         poolOptions,
-        fc.array(command, { minLength: 5, maxLength: 80, size: 'max' }),
+        fc.array(commands, { minLength: 5, maxLength: 80, size: 'max' }),
         shutdown,
         play,
       ),

@@ -8,7 +8,7 @@ import {
   abortError,
   describe,
 } from '../errors.js';
-import { type LeaseOwner, errorInfo, publishLazy } from '../events.js';
+import { type LeaseOwner, errorInfo, hasListeners, publishLazy } from '../events.js';
 import { LeaseLedger, type ReturnHooks } from '../lease-ledger.js';
 import { describeValue } from '../validate.js';
 import type {
@@ -100,7 +100,9 @@ class CreateAttempt {
  * const pool = new Pool({
  *   name: 'buffers',
  *   create: async () => Buffer.alloc(64 * 1024),
- *   destroy: (buffer) => buffer.fill(0),
+ *   destroy: (buffer) => {
+ *     buffer.fill(0);
+ *   },
  *   max: 4,
  * });
  *
@@ -115,7 +117,9 @@ class CreateAttempt {
  * ```
  */
 export class Pool<T> implements Provider<T> {
+  /** The `name` option: on every lease, event and error of this pool. */
   readonly name: string;
+  /** The `kind` option: what the pool lends, for the monitor. */
   readonly kind: string;
 
   readonly #options: ResolvedPoolOptions<T>;
@@ -271,22 +275,29 @@ export class Pool<T> implements Provider<T> {
 
   /**
    * Borrow a resource (creating one if none is idle), validate it if there is a `validate`, and
-   * return it. Never throws; publishes `provider:health`. Error text comes from the create or
-   * validate error, so a `create` should not throw secrets.
+   * return it. A pool with every resource lent out is reported ok without waiting in line: it is
+   * evidently working. Never throws; publishes `provider:health`. Error text comes from the
+   * create or validate error, so a `create` should not throw secrets.
    */
   async check(options: { signal?: AbortSignal } = {}): Promise<HealthReport> {
     const started = performance.now();
+    const saturated = this.#saturated();
     let error: string | undefined;
     if (this.#state === 'closing' || this.#state === 'closed') {
       error = this.#closedError().message;
-    } else {
+    } else if (!saturated) {
       error = await this.#probe(options.signal);
     }
     const report: HealthReport = {
       ok: error === undefined,
       latencyMs: performance.now() - started,
       ...(error === undefined ? {} : { error }),
-      details: { state: this.#state, size: this.stats().size, max: this.#options.max },
+      details: {
+        state: this.#state,
+        size: this.stats().size,
+        max: this.#options.max,
+        saturated,
+      },
     };
     publishLazy('provider:health', () => ({
       provider: this.name,
@@ -328,8 +339,13 @@ export class Pool<T> implements Provider<T> {
     return this.#shutdown;
   }
 
-  /** Count a lease of this pool as leaked and publish `resource:leak`. */
+  /**
+   * Count a lease of this pool as leaked and publish `resource:leak`, once per lease. A lease that
+   * is not out from this pool (another pool's, or already returned) is ignored.
+   */
   reportLeak(lease: Lease<T>, details?: { stack?: string }): void {
+    // A linear search, but only on the rare leak report, never on the acquire/release path.
+    if (!this.#ledger.outstanding().includes(lease)) return;
     this.#ledger.reportLeak(lease, details);
   }
 
@@ -426,7 +442,9 @@ export class Pool<T> implements Provider<T> {
       const resource = this.#takeIdle(this.#waiters.live);
       if (resource === undefined) break;
       const waiter = this.#waiters.shift()!;
-      waiter.resolve(this.#lend(resource, Date.now() - waiter.startedAt, waiter.owner));
+      // The wait only goes into the acquire event; skip the clock when nobody listens.
+      const waitMs = hasListeners('resource:acquire') ? Date.now() - waiter.startedAt : 0;
+      waiter.resolve(this.#lend(resource, waitMs, waiter.owner));
     }
     this.#waiterLeft();
     this.#fill();
@@ -660,6 +678,12 @@ export class Pool<T> implements Provider<T> {
     // Already reported as timed out or abandoned; the late rejection adds nothing.
     if (attempt.settled) return;
     this.#settle(attempt);
+    const signal = attempt.controller.signal;
+    if (this.#state !== 'open' && signal.aborted && error === signal.reason) {
+      // It obeyed the shutdown's abort: not a failure.
+      this.#checkDrained();
+      return;
+    }
     this.#onCreateError(error, Date.now() - attempt.startedAt);
   }
 
@@ -952,6 +976,11 @@ export class Pool<T> implements Provider<T> {
     if (failure === undefined) await lease.release();
     else await lease.destroy(new ResourceError(failure));
     return failure;
+  }
+
+  #saturated(): boolean {
+    const size = this.#idle.length + this.#inUse + this.#pending;
+    return this.#state === 'open' && this.#idle.length === 0 && size >= this.#options.max;
   }
 
   #closedError(): PoolClosedError {
