@@ -24,12 +24,14 @@ export class KayGraphError extends Error {
   }
 
   /** True for an error of this class (by code), from this or any other copy of the package. */
-  static isInstance<T extends typeof KayGraphError>(
-    this: T,
+  // biome-ignore lint/complexity/noThisInStatic: `this` is the subclass the check was called on
+  static isInstance<T extends abstract new (...args: never[]) => KayGraphError>(
+    this: T & { readonly code: string },
     value: unknown,
   ): value is InstanceType<T> {
     if (typeof value !== 'object' || value === null) return false;
     if ((value as Record<symbol, unknown>)[errorMarker] !== true) return false;
+    // biome-ignore lint/complexity/noThisInStatic: as above
     return this.code === KayGraphError.code || (value as KayGraphError).code === this.code;
   }
 }
