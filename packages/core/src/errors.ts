@@ -24,7 +24,6 @@ export class KayGraphError extends Error {
   }
 
   /** True for an error of this class (by code), from this or any other copy of the package. */
-  // biome-ignore lint/complexity/noThisInStatic: `this` is the subclass the check was called on
   static isInstance<T extends abstract new (...args: never[]) => KayGraphError>(
     this: T & { readonly code: string },
     value: unknown,
