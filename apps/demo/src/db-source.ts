@@ -1,0 +1,114 @@
+import type { LeaseOwner } from '@kaygraph/core';
+import { ExportError } from './demo-errors.js';
+import type { ExportSource } from './options.js';
+import { quoteIdentifier } from './sql-name.js';
+
+/** The part of the db provider the reader uses. */
+export interface DbSource {
+  query<T>(
+    sql: string,
+    params?: unknown[],
+    options?: { signal?: AbortSignal; owner?: LeaseOwner },
+  ): Promise<{ rows: T[] }>;
+  stream<T>(
+    sql: string,
+    params?: unknown[],
+    options?: { batchSize?: number; signal?: AbortSignal; owner?: LeaseOwner },
+  ): AsyncIterable<T[]>;
+}
+
+/** A row as pg returns it. */
+export type Row = Record<string, unknown>;
+
+/** How the rows will be read. */
+export interface ReadPlan {
+  /** `table "public"."orders"` or `query`, for messages and the report. */
+  label: string;
+  /** Rows in the table per the planner's statistics; undefined when unknown. */
+  estimate?: number;
+  /** The first statement. */
+  sql: string;
+  /** The quoted table name, for a table source. */
+  table?: string;
+  /**
+   * Primary key columns and their types, when the table has one whose values survive a round trip
+   * through JavaScript exactly. Only then can a read broken off by a dropped connection resume
+   * after the last row it delivered, without skipping or repeating any.
+   */
+  key?: Array<{ column: string; type: string }>;
+}
+
+/** Key types whose pg values (number or exact string) can be sent back as parameters unchanged. */
+const EXACT_KEY_TYPES = new Set([
+  'smallint',
+  'integer',
+  'bigint',
+  'numeric',
+  'text',
+  'uuid',
+  'character varying',
+]);
+
+/**
+ * Check the source exists and decide how to read it: a table in primary-key order (so a broken
+ * read can resume), a table without a usable key as it comes, or the user's query as written.
+ */
+export async function planRead(
+  db: DbSource,
+  source: ExportSource,
+  options: { signal: AbortSignal; owner?: LeaseOwner },
+): Promise<ReadPlan> {
+  if (source.kind === 'query') return { label: 'query', sql: source.sql };
+
+  const found = await db.query<{ oid: string | null; estimate: string | null }>(
+    `SELECT to_regclass($1)::oid::text AS oid,
+            (SELECT reltuples::bigint::text FROM pg_class WHERE oid = to_regclass($1)) AS estimate`,
+    [source.quoted],
+    options,
+  );
+  const row = found.rows[0];
+  if (row?.oid == null) {
+    throw new ExportError(`table ${JSON.stringify(source.name)} does not exist`);
+  }
+  const label = `table ${source.quoted}`;
+  const estimate = Number(row.estimate ?? -1);
+  const key = await primaryKey(db, row.oid, options);
+  const plan: ReadPlan = { label, table: source.quoted, sql: `SELECT * FROM ${source.quoted}` };
+  if (estimate > 0) plan.estimate = estimate;
+  if (key !== undefined) {
+    plan.key = key;
+    plan.sql += ` ORDER BY ${key.map((k) => quoteIdentifier(k.column)).join(', ')}`;
+  }
+  return plan;
+}
+
+async function primaryKey(
+  db: DbSource,
+  oid: string,
+  options: { signal: AbortSignal; owner?: LeaseOwner },
+): Promise<ReadPlan['key']> {
+  const result = await db.query<{ column: string; type: string }>(
+    `SELECT a.attname AS column, format_type(a.atttypid, NULL) AS type
+     FROM pg_index i
+     JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+     WHERE i.indrelid = $1::oid AND i.indisprimary
+     ORDER BY array_position(i.indkey::int2[], a.attnum)`,
+    [oid],
+    options,
+  );
+  if (result.rows.length === 0) return undefined;
+  if (!result.rows.every((k) => EXACT_KEY_TYPES.has(k.type))) return undefined;
+  return result.rows;
+}
+
+/** The statement that continues a keyed read after the row whose key is `last`. */
+export function resumeStatement(plan: ReadPlan, last: unknown[]): { sql: string; params: unknown[] } {
+  const key = plan.key!;
+  const table = plan.table!;
+  const columns = key.map((k) => quoteIdentifier(k.column)).join(', ');
+  const params = key.map((k, i) => `$${i + 1}::${k.type}`).join(', ');
+  return {
+    sql: `SELECT * FROM ${table} WHERE (${columns}) > (${params}) ORDER BY ${columns}`,
+    params: last,
+  };
+}

@@ -1,0 +1,36 @@
+import { Readable, pipeline } from 'node:stream';
+import { createGzip } from 'node:zlib';
+
+/** Lines are handed to gzip in pieces of about this size: fewer, larger writes, bounded memory. */
+const PIECE_BYTES = 64 * 1024;
+
+/** One JSON text per row; pg returns int8 as strings already, a BigInt from elsewhere is kept exact. */
+function toJsonLine(row: unknown): string {
+  return `${JSON.stringify(row, (_key, value) => (typeof value === 'bigint' ? value.toString() : value))}\n`;
+}
+
+async function* ndjsonPieces(rows: AsyncIterable<unknown>, onRow: () => void) {
+  let piece = '';
+  for await (const row of rows) {
+    piece += toJsonLine(row);
+    onRow();
+    if (piece.length >= PIECE_BYTES) {
+      yield Buffer.from(piece);
+      piece = '';
+    }
+  }
+  if (piece.length > 0) yield Buffer.from(piece);
+}
+
+/**
+ * A readable stream of the rows as gzip-compressed NDJSON, produced as it is read (node:zlib
+ * streaming with backpressure). `onRow` is called once per row serialised. Destroying the
+ * returned stream stops the source.
+ */
+export function gzipNdjson(rows: AsyncIterable<unknown>, onRow: () => void = () => {}): Readable {
+  const gzip = createGzip();
+  pipeline(Readable.from(ndjsonPieces(rows, onRow)), gzip, () => {
+    // Failures reach the consumer through the gzip stream, which pipeline destroys with them.
+  });
+  return gzip;
+}

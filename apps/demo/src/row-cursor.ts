@@ -1,0 +1,53 @@
+/**
+ * Rows from a stream of batches, taken a chunk at a time. Holds one batch at most, so the
+ * reader's memory is one `--batch-size` whatever the size of the table.
+ */
+export class RowCursor<Row> {
+  private readonly iterator: AsyncIterator<Row[]>;
+  private batch: Row[] = [];
+  private at = 0;
+  private finished = false;
+
+  /** @param onBatch called with the size of each batch as it arrives (rows read). */
+  constructor(
+    source: AsyncIterable<Row[]>,
+    private readonly onBatch: (rows: number) => void = () => {},
+  ) {
+    this.iterator = source[Symbol.asyncIterator]();
+  }
+
+  /** True while rows remain; reads the next batch when the current one is used up. */
+  async hasMore(): Promise<boolean> {
+    while (this.at >= this.batch.length) {
+      if (this.finished) return false;
+      const next = await this.iterator.next();
+      if (next.done) {
+        this.finished = true;
+        this.batch = [];
+        return false;
+      }
+      this.batch = next.value;
+      this.at = 0;
+      this.onBatch(next.value.length);
+    }
+    return true;
+  }
+
+  /** Up to `limit` rows, across batch boundaries. */
+  async *take(limit: number): AsyncGenerator<Row> {
+    let taken = 0;
+    while (taken < limit && (await this.hasMore())) {
+      yield this.batch[this.at]!;
+      this.at += 1;
+      taken += 1;
+    }
+  }
+
+  /** Stop early: returns the source's iterator, which releases its database lease. */
+  async close(): Promise<void> {
+    if (this.finished) return;
+    this.finished = true;
+    this.batch = [];
+    await this.iterator.return?.();
+  }
+}

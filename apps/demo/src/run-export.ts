@@ -1,0 +1,282 @@
+import { randomBytes } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import {
+  CleanupError,
+  type ProviderStats,
+  type ResourcePool,
+  abortError,
+  redactText,
+} from '@kaygraph/core';
+import { type Monitor, createMonitor } from '@kaygraph/monitor';
+import type { FsProvider } from '@kaygraph/provider-fs';
+import { NotificationError } from './demo-errors.js';
+import { type Services, startServices } from './embedded.js';
+import { onEmergencyExit } from './emergency-cleanup.js';
+import { emptyCounters } from './export-counters.js';
+import { ExportGraph } from './export-graph.js';
+import { createExportResources } from './export-resources.js';
+import type { ExportSettings, ExportShared } from './export-shared.js';
+import { type DemoOptions, maskUrl } from './options.js';
+import { type Progress, startProgress } from './progress.js';
+import type { ReceiverStats } from './receiver.js';
+import { type ExportReport, PROVIDER_NAMES, buildReport } from './report.js';
+
+/** Where the run writes, and what stops it. */
+export interface ExportIo {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+  /** Aborted on SIGINT / SIGTERM: the run stops taking work and cleans up. */
+  signal: AbortSignal;
+}
+
+/** How a run ended. */
+export interface ExportOutcome {
+  status: 'ok' | 'failed' | 'aborted';
+  report: ExportReport;
+  /** One line saying what failed, secrets masked; set unless ok. */
+  message?: string;
+}
+
+/** Longest wait for leases to come back when the providers close, before they are destroyed. */
+const CLOSE_TIMEOUT_MS = 10_000;
+
+/**
+ * One export, start to finish: start the embedded services the flags leave out, open the
+ * providers, run the graph, then close everything in reverse and report what is left (nothing,
+ * when all is well). Never throws; a failure is in the outcome.
+ */
+export async function runExport(options: DemoOptions, io: ExportIo): Promise<ExportOutcome> {
+  const run = new ExportRun(options, io);
+  await run.execute();
+  return run.outcome();
+}
+
+class ExportRun {
+  private readonly started = performance.now();
+  private readonly counters = emptyCounters();
+  private readonly runId = newRunId();
+  private readonly secrets: string[];
+  private services: Services | undefined;
+  private resources: ResourcePool | undefined;
+  private monitor: Monitor | undefined;
+  private progress: Progress | undefined;
+  private failure: unknown;
+  private failed = false;
+  private stats: Partial<Record<string, ProviderStats>> = {};
+  private tempFilesLeft = 0;
+  private sourceLabel: string | undefined;
+  private receiverFacts: ReceiverStats | undefined;
+  private forgetEmergency: () => void = () => {};
+
+  constructor(
+    private readonly options: DemoOptions,
+    private readonly io: ExportIo,
+  ) {
+    this.secrets = secretsOf(options);
+  }
+
+  async execute(): Promise<void> {
+    try {
+      await this.prepare();
+      await this.runGraph();
+    } catch (error) {
+      this.fail(error);
+    } finally {
+      this.progress?.stop();
+      await this.shutDown();
+    }
+  }
+
+  outcome(): ExportOutcome {
+    const aborted = this.io.signal.aborted;
+    const ok = !this.failed && !aborted;
+    const message = ok ? undefined : this.message();
+    const report = buildReport({
+      ok,
+      counters: this.counters,
+      durationMs: performance.now() - this.started,
+      tempFilesLeft: this.tempFilesLeft,
+      stats: this.stats,
+      runId: this.runId,
+      ...(this.sourceLabel === undefined ? {} : { source: this.sourceLabel }),
+      ...this.servicesFacts(),
+      ...(message === undefined ? {} : { error: message }),
+    });
+    if (ok) this.printSummary(report);
+    return { status: ok ? 'ok' : aborted ? 'aborted' : 'failed', report, ...(message ? { message } : {}) };
+  }
+
+  private async prepare(): Promise<void> {
+    this.services = await startServices(this.options);
+    if (this.services.apiToken !== undefined) this.secrets.push(this.services.apiToken);
+    if (this.io.signal.aborted) throw abortError(this.io.signal, 'export');
+
+    const api = new URL(this.services.apiUrl);
+    this.resources = createExportResources({
+      dbUrl: this.services.dbUrl,
+      apiOrigin: `${api.protocol}//${api.username ? `${api.username}:${api.password}@` : ''}${api.host}`,
+      ...(this.services.apiToken === undefined ? {} : { apiToken: this.services.apiToken }),
+      smtpUrl: this.services.smtpUrl,
+      mailFrom: this.options.mailFrom,
+      concurrency: this.options.concurrency,
+    });
+    const fs = this.resources.get<FsProvider>('fs');
+    this.forgetEmergency = onEmergencyExit(() => fs.removeTempSync());
+    this.monitor = createMonitor({ resources: this.resources, healthIntervalMs: 0 });
+    await this.resources.open();
+  }
+
+  private async runGraph(): Promise<void> {
+    const services = this.services!;
+    const shared: ExportShared = {
+      settings: this.settings(services),
+      counters: this.counters,
+      startedAt: this.started,
+    };
+    this.say(this.openingLine(services));
+    if (!this.options.quiet) {
+      this.progress = startProgress({ counters: this.counters, stream: this.progressStream() });
+    }
+
+    const result = await new ExportGraph().run(shared, {
+      resources: this.resources!,
+      signal: this.io.signal,
+      runId: this.runId,
+    });
+    this.sourceLabel = shared.plan?.label;
+    if (result.status !== 'ok') throw result.error;
+    if (shared.notification?.sent === false) {
+      const reason = errorMessage(shared.notification.error);
+      throw new NotificationError(
+        `summary mail not sent (all ${this.counters.chunksUploaded} chunks were uploaded): ${reason}`,
+        { cause: shared.notification.error },
+      );
+    }
+  }
+
+  private settings(services: Services): ExportSettings {
+    const api = new URL(services.apiUrl);
+    return {
+      source: this.options.source,
+      batchSize: this.options.batchSize,
+      chunkRows: this.options.chunkRows,
+      concurrency: this.options.concurrency,
+      uploadPath: api.pathname.replace(/\/+$/, ''),
+      uploadLabel: maskUrl(services.apiUrl),
+      mailFrom: this.options.mailFrom,
+      mailTo: this.options.mailTo,
+    };
+  }
+
+  /** Close everything this run opened, in reverse order, and take the final counts. */
+  private async shutDown(): Promise<void> {
+    const resources = this.resources;
+    if (resources !== undefined) {
+      try {
+        await resources.close({ timeoutMs: CLOSE_TIMEOUT_MS });
+      } catch (error) {
+        this.fail(error);
+        await resources.destroy(error).catch(() => {});
+      }
+      for (const name of PROVIDER_NAMES) {
+        if (resources.has(name)) this.stats[name] = resources.get(name).stats();
+      }
+      if (resources.has('fs')) this.tempFilesLeft = resources.get<FsProvider>('fs').tempEntriesLeft();
+      this.forgetEmergency();
+    }
+    if (this.monitor !== undefined) {
+      if (!this.options.quiet) this.io.stdout.write(`\n${this.monitor.table()}\n`);
+      await this.monitor.close().catch(() => {});
+    }
+    this.receiverFacts = this.services?.receiver?.stats();
+    await this.services?.close().catch((error: unknown) => this.fail(error));
+  }
+
+  private servicesFacts(): Pick<ExportReport, 'receiver' | 'outbox'> {
+    const facts: Pick<ExportReport, 'receiver' | 'outbox'> = {};
+    const receiver = this.receiverFacts;
+    if (receiver !== undefined) {
+      facts.receiver = {
+        rowsReceived: receiver.rowsReceived,
+        chunksStored: receiver.chunksStored,
+        duplicates: receiver.duplicates,
+      };
+    }
+    if (this.services?.smtp !== undefined) facts.outbox = this.services.smtp.outbox;
+    return facts;
+  }
+
+  /** Keep the first failure; a later one (a close after a failed run) does not replace it. */
+  private fail(error: unknown): void {
+    if (this.failed) return;
+    this.failed = true;
+    this.failure = error;
+  }
+
+  private message(): string {
+    if (this.io.signal.aborted) {
+      const reason = this.io.signal.reason;
+      return reason instanceof Error ? reason.message : 'interrupted';
+    }
+    return redactText(errorMessage(this.failure), this.secrets);
+  }
+
+  private openingLine(services: Services): string {
+    const db = new URL(services.dbUrl);
+    const where = `${db.hostname}:${db.port || 5432}${db.pathname}`;
+    const embedded =
+      services.embedded.length === 0 ? '' : ` (embedded: ${services.embedded.join(', ')})`;
+    const what =
+      this.options.source.kind === 'table' ? `table ${this.options.source.quoted}` : 'query';
+    return `kaygraph-demo: run ${this.runId} exporting ${what} from ${where}${embedded}`;
+  }
+
+  private printSummary(report: ExportReport): void {
+    const seconds = (report.durationMs / 1000).toFixed(1);
+    const lines = [
+      `exported ${report.rows.uploaded} rows in ${report.chunks.uploaded} chunks in ${seconds} s`,
+    ];
+    if (report.receiver !== undefined) {
+      lines.push(`receiver counted ${report.receiver.rowsReceived} rows`);
+    }
+    if (report.outbox !== undefined) lines.push(`summary mail written to ${report.outbox}`);
+    for (const line of lines) this.say(line);
+  }
+
+  private say(line: string): void {
+    if (!this.options.quiet) this.io.stdout.write(`${line}\n`);
+  }
+
+  /** The bar goes to stderr on a terminal; plain lines go with the rest of the output. */
+  private progressStream(): NodeJS.WriteStream {
+    return this.io.stderr.isTTY ? this.io.stderr : this.io.stdout;
+  }
+}
+
+/** `20250101-120000-1a2b3c`: sorts by start time, unique enough for one receiver. */
+function newRunId(): string {
+  const time = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  return `${time}-${randomBytes(3).toString('hex')}`;
+}
+
+/** Passwords and tokens from the flags, masked in any text the run shows. */
+function secretsOf(options: DemoOptions): string[] {
+  const secrets: string[] = [];
+  for (const url of [options.dbUrl, options.apiUrl, options.smtpUrl]) {
+    if (url === undefined) continue;
+    const password = new URL(url).password;
+    if (password) secrets.push(password, decodeURIComponent(password));
+  }
+  if (options.apiToken !== undefined) secrets.push(options.apiToken);
+  return secrets;
+}
+
+/** The message of the error that explains the failure: the original one, not a cleanup's. */
+function errorMessage(error: unknown): string {
+  if (CleanupError.isInstance(error)) return errorMessage(error.suppressed);
+  if (error instanceof AggregateError && error.errors.length > 0) {
+    return errorMessage(error.errors[0]);
+  }
+  if (error instanceof Error) return error.message.replace(/\s*\n\s*/g, ' ');
+  return String(error);
+}

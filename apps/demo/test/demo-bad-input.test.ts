@@ -1,0 +1,129 @@
+import { createServer } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type UploadReceiver, startUploadReceiver } from '../src/receiver.js';
+import {
+  type CliResult,
+  type Workspace,
+  errorLines,
+  makeWorkspace,
+  readReport,
+  runCli,
+  tempLeft,
+} from './helpers/cli.js';
+
+const PASSWORD = 'Sup3r-Secret-pw';
+const TOKEN = 'tok-4f1d9a7c2e';
+
+/** A port nothing listens on: bound, read, released. */
+async function closedPort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+describe('demo with bad input', () => {
+  let workspace: Workspace;
+  let receiver: UploadReceiver | undefined;
+
+  beforeEach(async () => {
+    workspace = await makeWorkspace();
+  });
+
+  afterEach(async () => {
+    await receiver?.close();
+    receiver = undefined;
+    await workspace.remove();
+  });
+
+  /** Run, then check what every bad input must give: one line, an exit code, a clean temp, ok:false. */
+  async function expectFailure(args: string[], exitCode: number): Promise<string> {
+    const result: CliResult = await runCli([...args, '--report', workspace.report], workspace);
+    const lines = errorLines(result);
+    expect(lines, result.stderr).toHaveLength(1);
+    expect(result.code).toBe(exitCode);
+    const everything = result.stdout + result.stderr;
+    expect(everything).not.toContain(PASSWORD);
+    expect(everything).not.toContain(TOKEN);
+    expect(await tempLeft(workspace)).toEqual([]);
+    const report = await readReport(workspace);
+    expect(report.ok).toBe(false);
+    expect(report.tempFilesLeft).toBe(0);
+    expect(report.error).toBeTruthy();
+    expect(JSON.stringify(report)).not.toContain(PASSWORD);
+    expect(JSON.stringify(report)).not.toContain(TOKEN);
+    for (const [name, stats] of Object.entries(report.resources)) {
+      expect(stats.inUse, `${name} in use`).toBe(0);
+      expect(stats.leaks, `${name} leaks`).toBe(0);
+    }
+    return lines[0]!;
+  }
+
+  it('unreachable database: names host and port, masks the password', async () => {
+    const port = await closedPort();
+    const url = `postgres://demo:${PASSWORD}@127.0.0.1:${port}/shop`;
+    const line = await expectFailure(['--db-url', url, '--table', 'orders'], 1);
+    expect(line).toContain(`127.0.0.1:${port}`);
+  });
+
+  it('unknown table: names the table', async () => {
+    const line = await expectFailure(['--table', 'no_such_table'], 1);
+    expect(line).toContain('no_such_table');
+    expect(line).toContain('does not exist');
+  });
+
+  it('table name that is not an identifier: usage error naming it', async () => {
+    const line = await expectFailure(['--table', 'orders; drop table x'], 2);
+    expect(line).toContain('orders; drop table x');
+  });
+
+  it('malformed database URL: usage error naming the flag, password masked', async () => {
+    const line = await expectFailure(['--db-url', `postgres://demo:${PASSWORD}@[oops`], 2);
+    expect(line).toContain('--db-url');
+  });
+
+  it('upload URL with the wrong scheme: usage error naming it', async () => {
+    const line = await expectFailure(['--api-url', 'ftp://127.0.0.1/upload'], 2);
+    expect(line).toContain('ftp://127.0.0.1/upload');
+  });
+
+  it('upload endpoint answering 401: names the status and the URL, hides the token', async () => {
+    receiver = await startUploadReceiver({ token: 'the-right-token' });
+    const line = await expectFailure(['--api-url', receiver.url, '--api-token', TOKEN], 1);
+    expect(line).toContain('401');
+    expect(line).toContain(receiver.url);
+    const report = await readReport(workspace);
+    expect(report.rows.uploaded).toBe(0);
+    expect(report.chunks.failed).toBeGreaterThan(0);
+  });
+
+  it('upload endpoint answering 500: names the status', async () => {
+    receiver = await startUploadReceiver({ forceStatus: 500 });
+    const line = await expectFailure(['--api-url', receiver.url], 1);
+    expect(line).toContain('500');
+    expect(line).toContain(receiver.url);
+  });
+
+  it('SMTP server not listening: uploads complete, the mail is reported as failed', async () => {
+    const port = await closedPort();
+    const line = await expectFailure(['--smtp-url', `smtp://mailer:${PASSWORD}@127.0.0.1:${port}`], 1);
+    expect(line).toContain(`127.0.0.1:${port}`);
+    const report = await readReport(workspace);
+    expect(report.rows.uploaded).toBe(report.rows.read);
+    expect(report.rows.uploaded).toBeGreaterThan(0);
+    expect(report.notifications).toEqual({ sent: 0, failed: 1 });
+  });
+
+  it.each([
+    ['--batch-size', 'abc'],
+    ['--batch-size', '0'],
+    ['--chunk-rows', '-5'],
+    ['--chunk-rows', '1.5'],
+    ['--concurrency', 'many'],
+  ])('size %s %s: usage error naming flag and value', async (flag, value) => {
+    const line = await expectFailure([flag, value], 2);
+    expect(line).toContain(flag);
+    expect(line).toContain(value);
+  });
+});
