@@ -95,6 +95,14 @@ const channels = new Map<EventName, diagnostics.Channel>(
   eventNames.map((name) => [name, diagnostics.channel(`kaygraph:${name}`)]),
 );
 
+/**
+ * The channel of an event, for a hot path that keeps it and checks `hasSubscribers` itself
+ * instead of looking the channel up on every call.
+ */
+export function eventChannel(name: EventName): diagnostics.Channel {
+  return channelOf(name);
+}
+
 function channelOf(name: EventName): diagnostics.Channel {
   const channel = channels.get(name);
   if (channel === undefined) throw new TypeError(`unknown KayGraph event "${String(name)}"`);
