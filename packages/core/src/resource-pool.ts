@@ -7,7 +7,7 @@ import {
 } from './errors.js';
 import type { LeaseOwner } from './events.js';
 import type { CloseOptions, Provider, ProviderStats } from './resource.js';
-import { Scope } from './scope.js';
+import { type ProviderLookup, Scope } from './scope.js';
 
 /** Where a resource pool is in its life. */
 export type ResourcePoolState = 'new' | 'opening' | 'open' | 'closing' | 'closed';
@@ -41,6 +41,11 @@ export class ResourcePool {
   #closing: Promise<void> | undefined;
   #destroying: Promise<void> | undefined;
   #leaks = 0;
+  // Made once, not per scope: every run opens a scope.
+  readonly #lookup: ProviderLookup = (providerName) => this.get(providerName);
+  readonly #countLeak = (): void => {
+    this.#leaks++;
+  };
 
   /** `new` until opened, `closing` from the first `close` or `destroy`, then `closed`. */
   get state(): ResourcePoolState {
@@ -178,11 +183,10 @@ export class ResourcePool {
    */
   scope(name: string, options: ResourcePoolScopeOptions = {}): Scope {
     return new Scope(name, {
-      ...options,
-      providers: (providerName) => this.get(providerName),
-      onLeak: () => {
-        this.#leaks++;
-      },
+      signal: options.signal,
+      owner: options.owner,
+      providers: this.#lookup,
+      onLeak: this.#countLeak,
     });
   }
 

@@ -104,3 +104,11 @@ export function attempt<T>(run: () => T | PromiseLike<T>): Promise<T> {
     return Promise.reject(error);
   }
 }
+
+/** True for a value `await` would wait for: a promise or any other thenable. */
+export function isPromiseLike(value: unknown): value is PromiseLike<unknown> {
+  return (
+    ((typeof value === 'object' && value !== null) || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  );
+}

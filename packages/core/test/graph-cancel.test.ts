@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { getEventListeners } from 'node:events';
+import { afterEach, describe, expect, it } from 'vitest';
 import {
   AbortedError,
   Graph,
@@ -6,10 +7,16 @@ import {
   type NodeContext,
   NodeTimeoutError,
   ResourcePool,
+  subscribe,
 } from '../src/index.js';
 import { TestProvider, aborted } from './support/test-provider.js';
 
 type Phase = 'setup' | 'prep' | 'exec' | 'post';
+
+const stops: (() => void)[] = [];
+afterEach(() => {
+  for (const stop of stops.splice(0)) stop();
+});
 
 /** Aborts the run from inside `phase` and waits there for the signal, recording what it saw. */
 class WaitsIn extends Node {
@@ -109,6 +116,71 @@ describe('cancellation', () => {
 
     expect(result.status).toBe('aborted');
     expect(visited).toEqual(['first']);
+  });
+});
+
+describe('cancellation of synchronous and nested nodes', () => {
+  it('sees an abort made between nodes before the next phase starts', async () => {
+    const controller = new AbortController();
+    const phases: string[] = [];
+    class Sync extends Node {
+      override prep() {
+        phases.push(`${this.name} prep`);
+      }
+
+      override post() {
+        phases.push(`${this.name} post`);
+      }
+    }
+    const first = new Sync({ name: 'first' });
+    first.next(new Sync({ name: 'second' }));
+    stops.push(
+      subscribe('node:end', (event) => {
+        if (event.node === 'first') controller.abort();
+      }),
+    );
+
+    const result = await new Graph(first).run({}, { signal: controller.signal });
+
+    expect(result.status).toBe('aborted');
+    expect(phases).toEqual(['first prep', 'first post']);
+  });
+
+  it('ends a run aborted inside a nested graph whose node ignores its signal', async () => {
+    const controller = new AbortController();
+    class Stuck extends Node {
+      override exec() {
+        setImmediate(() => controller.abort());
+        return new Promise<never>(() => {});
+      }
+    }
+    const inner = new Graph(new Stuck({ name: 'stuck' }), { name: 'inner' });
+
+    const result = await new Graph(inner, { name: 'outer' }).run({}, { signal: controller.signal });
+
+    expect(result.status).toBe('aborted');
+    expect(AbortedError.isInstance(result.error)).toBe(true);
+  });
+
+  it('leaves no listener on the run signal, whether the nodes were synchronous or not', async () => {
+    const controller = new AbortController();
+    class Sync extends Node {}
+    class Async extends Node {
+      override async exec(_input: unknown, ctx: NodeContext) {
+        await new Promise((resolve) => setImmediate(resolve));
+        return ctx.signal.aborted;
+      }
+    }
+    const sync = new Graph(new Sync());
+    const mixed = new Sync();
+    mixed.next(new Async()).next(new Sync());
+
+    for (const graph of [sync, new Graph(mixed)]) {
+      const result = await graph.run({}, { signal: controller.signal });
+      expect(result.status).toBe('ok');
+    }
+
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 });
 

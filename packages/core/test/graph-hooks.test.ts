@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  AbortedError,
   CleanupError,
   Graph,
   type KayGraphEvents,
@@ -217,6 +218,43 @@ describe('setupResources / cleanupResources', () => {
     expect(result.status).toBe('error');
     expect(shared.log).toEqual(['setup', 'undo first step']);
     expect(provider.stats().inUse).toBe(0);
+  });
+});
+
+describe('node context', () => {
+  it('gives cleanupResources an aborted signal, even when it is first read there', async () => {
+    let seen: { aborted: boolean; closed: boolean } | undefined;
+    class ReadsLate extends Node {
+      override cleanupResources(ctx: NodeContext) {
+        seen = { aborted: ctx.signal.aborted, closed: AbortedError.isInstance(ctx.signal.reason) };
+      }
+    }
+
+    const result = await new Graph(new ReadsLate()).run({});
+
+    expect(result.status).toBe('ok');
+    expect(seen).toEqual({ aborted: true, closed: true });
+  });
+
+  it('gives every phase the same owner and a live signal, and exec its own attempt', async () => {
+    const seen: unknown[] = [];
+    class Looks extends Node {
+      override prep(ctx: NodeContext) {
+        seen.push(['prep', ctx.attempt, ctx.signal.aborted, ctx.owner]);
+      }
+
+      override exec(_input: unknown, ctx: NodeContext) {
+        seen.push(['exec', ctx.attempt, ctx.signal.aborted, ctx.owner]);
+      }
+    }
+
+    await new Graph(new Looks({ name: 'looks' })).run({}, { runId: 'run-3' });
+
+    const owner = { runId: 'run-3', node: 'looks', scope: 'looks' };
+    expect(seen).toEqual([
+      ['prep', 0, false, owner],
+      ['exec', 1, false, owner],
+    ]);
   });
 });
 

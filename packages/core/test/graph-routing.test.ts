@@ -153,6 +153,22 @@ describe('graph routing', () => {
     expect(shared.visited).toEqual(['twice', 'middle', 'twice', 'end']);
   });
 
+  it('runs a long cycle of synchronous nodes without growing the stack', async () => {
+    const laps = 50_000;
+    const lap = new Step('lap', (ctx) => {
+      ctx.shared.count = (ctx.shared.count ?? 0) + 1;
+      return ctx.shared.count < laps ? 'again' : 'done';
+    });
+    lap.on('again', lap);
+    const shared: Trail = { visited: [] };
+
+    const result = await new Graph(lap, { allowUnrouted: true }).run(shared);
+
+    expect(result.status).toBe('ok');
+    expect(result.steps).toBe(laps);
+    expect(shared.count).toBe(laps);
+  });
+
   it('publishes run and node events in matching pairs', async () => {
     const seen: string[] = [];
     stops.push(

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   AbortedError,
@@ -141,6 +142,109 @@ describe('Scope signal', () => {
 
     expect(scope.signal.aborted).toBe(true);
     expect(scope.signal.reason).toBe(reason);
+  });
+});
+
+describe('Scope signal, created on first read', () => {
+  it('is aborted with the parent signal reason when first read after the parent aborted', () => {
+    const controller = new AbortController();
+    const run = new Scope('run', { signal: controller.signal });
+    const node = run.child('graph').child('node');
+    const reason = new Error('cancelled');
+
+    controller.abort(reason);
+
+    expect(node.signal.aborted).toBe(true);
+    expect(node.signal.reason).toBe(reason);
+  });
+
+  it('aborts a signal read earlier as soon as an ancestor aborts, with its reason', () => {
+    const controller = new AbortController();
+    const node = new Scope('run', { signal: controller.signal }).child('graph').child('node');
+    const seen: unknown[] = [];
+    node.signal.addEventListener('abort', () => seen.push(node.signal.reason));
+    const reason = new Error('cancelled');
+
+    controller.abort(reason);
+
+    expect(seen).toEqual([reason]);
+  });
+
+  it('keeps the reason of whichever of two upstreams aborted first', () => {
+    const parent = new AbortController();
+    const extra = new AbortController();
+    const child = new Scope('run', { signal: parent.signal }).child('node', {
+      signal: extra.signal,
+    });
+    const first = new Error('timed out');
+
+    extra.abort(first);
+    parent.abort(new Error('cancelled later'));
+
+    expect(child.signal.reason).toBe(first);
+  });
+
+  it('gives a signal first read after close the close reason, with the in-flight error', async () => {
+    const scope = new Scope('s');
+    const failure = new Error('work failed');
+
+    await scope.close(failure);
+
+    expect(AbortedError.isInstance(scope.signal.reason)).toBe(true);
+    expect((scope.signal.reason as Error).cause).toBe(failure);
+  });
+
+  it('aborts an open child, read or not, with the reason of the parent closing', async () => {
+    const parent = new Scope('parent');
+    const unread = parent.child('unread');
+    const read = parent.child('read');
+    const readSignal = read.signal;
+
+    await parent.close();
+
+    expect(readSignal.aborted).toBe(true);
+    expect(unread.signal.reason).toBe(readSignal.reason);
+    expect(AbortedError.isInstance(readSignal.reason)).toBe(true);
+  });
+
+  it('does not abort a child that closed on its own when the parent closes later', async () => {
+    const parent = new Scope('parent');
+    const child = parent.child('child');
+    await child.close();
+
+    await parent.close();
+
+    expect((child.signal.reason as Error).message).toContain('"child"');
+  });
+
+  it('leaves no listener on the parent signal once it has closed', async () => {
+    const controller = new AbortController();
+    const scope = new Scope('s', { signal: controller.signal });
+    scope.child('read').signal;
+
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(1);
+    await scope.close();
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+});
+
+describe('Scope owner', () => {
+  it('merges the parent owner, the child owner fields and the child name', () => {
+    const run = new Scope('run', { owner: { runId: 'r1' } });
+    const node = run.child('node', { owner: { node: 'reader' } });
+    const named = run.child('x', { owner: { scope: 'custom' } });
+
+    expect(node.owner).toEqual({ runId: 'r1', node: 'reader', scope: 'node' });
+    expect(named.owner).toEqual({ runId: 'r1', scope: 'custom' });
+    expect(new Scope('bare').owner).toEqual({ scope: 'bare' });
+  });
+
+  it('copies the owner given to the constructor', () => {
+    const owner = { runId: 'r1' };
+    const scope = new Scope('s', { owner });
+    owner.runId = 'changed';
+
+    expect(scope.owner).toEqual({ runId: 'r1', scope: 's' });
   });
 });
 

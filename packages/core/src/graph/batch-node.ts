@@ -1,3 +1,4 @@
+import { isPromiseLike } from '../signals.js';
 import type { NodeContext } from './context.js';
 import { Node, execPhase, execWithRetry } from './node.js';
 import type { RunState } from './run-node.js';
@@ -29,7 +30,8 @@ export class BatchNode<Shared = unknown, Item = unknown, ItemResult = unknown> e
   ): Promise<ItemResult[]> {
     const results: ItemResult[] = [];
     for (const item of batchItems(this, items)) {
-      results.push(await execWithRetry(this, item, ctx));
+      const result = execWithRetry(this, item, ctx);
+      results.push(isPromiseLike(result) ? await result : result);
     }
     return results;
   }

@@ -1,7 +1,7 @@
 import type { LeaseOwner } from '../events.js';
 import type { AcquireOptions, Lease } from '../resource.js';
 import type { ResourcePool } from '../resource-pool.js';
-import type { Scope } from '../scope.js';
+import { type Scope, scopeAborted } from '../scope.js';
 import { linkSignals } from '../signals.js';
 
 /**
@@ -38,32 +38,79 @@ export interface NodeContext<Shared = unknown> {
   acquire<R = unknown>(providerName: string, options?: AcquireOptions): Promise<Lease<R>>;
 }
 
-/** The fields of a context; `acquire` is derived from `scope` and `signal`. */
-export type ContextFields<Shared> = Omit<NodeContext<Shared>, 'acquire'>;
-
-/** Build a context whose `acquire` goes through `fields.scope` and honours `fields.signal`. */
-export function createContext<Shared>(fields: ContextFields<Shared>): NodeContext<Shared> {
-  const { scope, signal } = fields;
-  return {
-    ...fields,
-    acquire<R>(providerName: string, options: AcquireOptions = {}): Promise<Lease<R>> {
-      // The scope already follows its own signal; only a narrower one (a batch item's) needs
-      // linking in.
-      if (signal === scope.signal) return scope.acquire<R>(providerName, options);
-      const link = linkSignals([signal, options.signal]);
-      return scope
-        .acquire<R>(providerName, { ...options, signal: link.signal })
-        .finally(link.dispose);
-    },
-  };
+/** The parts of a run every context of it shares. */
+export interface ContextRun<Shared> {
+  readonly shared: Shared;
+  readonly runId: string;
+  readonly resources: ResourcePool;
+  readonly params: Readonly<Record<string, unknown>>;
 }
 
-/** The same context for one `exec` attempt, optionally under a narrower signal. */
-export function contextFor<Shared>(
-  ctx: NodeContext<Shared>,
-  attempt: number,
-  signal: AbortSignal = ctx.signal,
-): NodeContext<Shared> {
-  const { acquire: _acquire, ...fields } = ctx;
-  return createContext({ ...fields, attempt, signal });
+/**
+ * @internal The runtime's context. `signal` and `owner` are the scope's, created only when a node
+ * reads them (most never do), unless the context has a narrower signal of its own (a parallel
+ * batch item's). Being getters on the prototype, they are not copied by an object spread.
+ */
+export class RunContext<Shared = unknown> implements NodeContext<Shared> {
+  readonly shared: Shared;
+  readonly runId: string;
+  readonly node: string;
+  readonly scope: Scope;
+  readonly resources: ResourcePool;
+  readonly attempt: number;
+  readonly params: Readonly<Record<string, unknown>>;
+  readonly #signal: AbortSignal | undefined;
+
+  constructor(
+    run: ContextRun<Shared>,
+    node: string,
+    scope: Scope,
+    attempt: number,
+    signal?: AbortSignal,
+  ) {
+    this.shared = run.shared;
+    this.runId = run.runId;
+    this.node = node;
+    this.scope = scope;
+    this.resources = run.resources;
+    this.attempt = attempt;
+    this.params = run.params;
+    this.#signal = signal;
+  }
+
+  get signal(): AbortSignal {
+    return this.#signal ?? this.scope.signal;
+  }
+
+  get owner(): LeaseOwner {
+    return this.scope.owner;
+  }
+
+  acquire<R>(providerName: string, options: AcquireOptions = {}): Promise<Lease<R>> {
+    // The scope already follows its own signal; only a narrower one (a batch item's) needs
+    // linking in.
+    const signal = this.#signal;
+    if (signal === undefined) return this.scope.acquire<R>(providerName, options);
+    const link = linkSignals([signal, options.signal]);
+    const linked: AcquireOptions = Object.assign({}, options);
+    linked.signal = link.signal;
+    return this.scope.acquire<R>(providerName, linked).finally(link.dispose);
+  }
+
+  /** The same context for one `exec` attempt, optionally under a narrower signal. */
+  static forAttempt<Shared>(
+    ctx: NodeContext<Shared>,
+    attempt: number,
+    signal?: AbortSignal,
+  ): RunContext<Shared> {
+    const narrower = signal ?? (ctx instanceof RunContext ? ctx.#signal : ctx.signal);
+    return new RunContext(ctx, ctx.node, ctx.scope, attempt, narrower);
+  }
+
+  /** Whether `ctx.signal` is aborted, without creating the scope's signal to find out. */
+  static aborted(ctx: NodeContext<unknown>): boolean {
+    if (!(ctx instanceof RunContext)) return ctx.signal.aborted;
+    const signal = ctx.#signal;
+    return signal === undefined ? ctx.scope[scopeAborted]() : signal.aborted;
+  }
 }

@@ -10,6 +10,7 @@ import {
 } from '../errors.js';
 import { type RunStatus, errorInfo, publishLazy } from '../events.js';
 import { ResourcePool } from '../resource-pool.js';
+import { closeScope } from '../scope.js';
 import { linkSignals } from '../signals.js';
 import {
   checkBoolean,
@@ -19,8 +20,15 @@ import {
   describeValue,
   rejectUnknownKeys,
 } from '../validate.js';
-import type { NodeContext } from './context.js';
-import { type AnyNode, type NextAction, Node, type NodeOptions, execPhase } from './node.js';
+import { type NodeContext, RunContext } from './context.js';
+import {
+  type AnyNode,
+  type NextAction,
+  Node,
+  type NodeOptions,
+  execPhase,
+  execPhaseEndsOnAbort,
+} from './node.js';
 import { type RunState, runNode, startDeadline } from './run-node.js';
 
 /** Options of a graph. */
@@ -64,6 +72,8 @@ export interface RunResult {
 }
 
 const graphOptionKeys = ['name', 'timeoutMs', 'allowUnrouted'] as const;
+/** `ctx.params` of every run started without params. Frozen, like the copy of given ones. */
+const noParams: Readonly<Record<string, unknown>> = Object.freeze({});
 const runOptionKeys = ['resources', 'signal', 'timeoutMs', 'runId', 'params'] as const;
 
 /**
@@ -106,8 +116,17 @@ export class Graph<Shared = unknown> extends Node<Shared, unknown, string> {
     return lastAction;
   }
 
+  /** @internal See `execPhaseEndsOnAbort`. */
+  override get [execPhaseEndsOnAbort](): boolean {
+    return true;
+  }
+
   /** @internal A graph's exec phase walks its nodes; `exec` and retries do not apply. */
-  override [execPhase](_input: unknown, ctx: NodeContext<Shared>, run: RunState): Promise<string> {
+  override [execPhase](
+    _input: unknown,
+    ctx: NodeContext<Shared>,
+    run: RunState,
+  ): string | Promise<string> {
     return walk(this, ctx as NodeContext, run);
   }
 
@@ -120,23 +139,31 @@ export class Graph<Shared = unknown> extends Node<Shared, unknown, string> {
     const runId = checked.runId ?? randomUUID();
     const started = performance.now();
     const resources = checked.resources ?? new ResourcePool();
-    const deadline = startDeadline(checked.timeoutMs, `run of graph "${this.name}"`);
-    const link = linkSignals([checked.signal, deadline?.signal]);
-    const scope = resources.scope(`run:${this.name}`, { signal: link.signal, owner: { runId } });
+    const deadline =
+      checked.timeoutMs > 0
+        ? startDeadline(checked.timeoutMs, `run of graph "${this.name}"`)
+        : undefined;
+    const link =
+      deadline === undefined ? undefined : linkSignals([checked.signal, deadline.signal]);
+    const signal = link === undefined ? checked.signal : link.signal;
+    const scope = resources.scope(`run:${this.name}`, { signal, owner: { runId } });
     const run: RunState = {
       runId,
       shared,
       resources,
-      params: Object.freeze({ ...checked.params }),
+      params: checked.params === undefined ? noParams : Object.freeze({ ...checked.params }),
       steps: 0,
       lastAction: undefined,
     };
     publishLazy('run:start', () => ({ runId, graph: this.name, time: Date.now() }));
 
+    // Awaited only when they did not finish synchronously: a graph of synchronous nodes runs
+    // without a single tick.
     let failed = false;
     let failure: unknown;
     try {
-      await runNode(this, run, scope, { root: true });
+      const action = runNode(this, run, scope, true);
+      if (typeof action !== 'string') await action;
     } catch (error) {
       failed = true;
       failure = error;
@@ -144,12 +171,13 @@ export class Graph<Shared = unknown> extends Node<Shared, unknown, string> {
       deadline?.clear();
     }
     try {
-      await scope.close(failed ? failure : undefined);
+      const closing = scope[closeScope](failed ? failure : undefined);
+      if (closing !== undefined) await closing;
     } catch (error) {
       failed = true;
       failure = error;
     }
-    link.dispose();
+    link?.dispose();
 
     const durationMs = performance.now() - started;
     const status: RunStatus = failed ? statusOf(failure, checked.signal) : 'ok';
@@ -172,20 +200,48 @@ export class Graph<Shared = unknown> extends Node<Shared, unknown, string> {
   }
 }
 
-/** Walk from the start node until a node without an edge for its action ends the graph. */
-async function walk(graph: Graph<unknown>, ctx: NodeContext, run: RunState): Promise<string> {
+/**
+ * Walk from the start node until a node without an edge for its action ends the graph. While the
+ * nodes run synchronously, so does the walk: it returns the last action as is, no promise, no
+ * tick. From the first node that returns a promise on, `walkAsync` continues.
+ */
+function walk(graph: Graph<unknown>, ctx: NodeContext, run: RunState): string | Promise<string> {
   let node: AnyNode = graph.start;
   for (;;) {
-    if (ctx.signal.aborted) throw abortError(ctx.signal, `graph "${graph.name}"`);
-    const action = await runNode(node, run, ctx.scope);
-    const next: AnyNode | undefined = node.successors.get(action);
-    if (next !== undefined) {
-      node = next;
-      continue;
-    }
-    if (node.successors.size > 0 && !graph.allowUnrouted) throw routeNotFound(graph, node, action);
-    return action;
+    if (RunContext.aborted(ctx)) throw abortError(ctx.signal, `graph "${graph.name}"`);
+    const action = runNode(node, run, ctx.scope);
+    if (typeof action !== 'string') return walkAsync(graph, ctx, run, node, action);
+    const next = nextNode(graph, node, action);
+    if (next === undefined) return action;
+    node = next;
   }
+}
+
+async function walkAsync(
+  graph: Graph<unknown>,
+  ctx: NodeContext,
+  run: RunState,
+  current: AnyNode,
+  pending: Promise<string>,
+): Promise<string> {
+  let node = current;
+  let action = await pending;
+  for (;;) {
+    const next = nextNode(graph, node, action);
+    if (next === undefined) return action;
+    node = next;
+    if (RunContext.aborted(ctx)) throw abortError(ctx.signal, `graph "${graph.name}"`);
+    const result = runNode(node, run, ctx.scope);
+    action = typeof result === 'string' ? result : await result;
+  }
+}
+
+/** The node `action` leads to from `node`, or undefined where the graph ends. */
+function nextNode(graph: Graph<unknown>, node: AnyNode, action: string): AnyNode | undefined {
+  const next: AnyNode | undefined = node.successors.get(action);
+  if (next !== undefined) return next;
+  if (node.successors.size > 0 && !graph.allowUnrouted) throw routeNotFound(graph, node, action);
+  return undefined;
 }
 
 function routeNotFound(graph: Graph<unknown>, node: AnyNode, action: string): RouteNotFoundError {
@@ -211,7 +267,7 @@ interface CheckedRunOptions {
   signal: AbortSignal | undefined;
   timeoutMs: number;
   runId: string | undefined;
-  params: Record<string, unknown>;
+  params: Record<string, unknown> | undefined;
 }
 
 function checkRunOptions(options: RunOptions): CheckedRunOptions {
@@ -234,6 +290,6 @@ function checkRunOptions(options: RunOptions): CheckedRunOptions {
     signal,
     timeoutMs: checkInteger(where, 'timeoutMs', checked.timeoutMs, 0, { min: 0 }),
     runId: checked.runId === undefined ? undefined : checkString(where, 'runId', checked.runId),
-    params: checkObject(`${where}: option "params"`, params),
+    params: params === undefined ? undefined : checkObject(`${where}: option "params"`, params),
   };
 }

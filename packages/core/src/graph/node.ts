@@ -6,8 +6,8 @@ import {
   describeValue,
   rejectUnknownKeys,
 } from '../validate.js';
-import { attempt, sleep } from '../signals.js';
-import { type NodeContext, contextFor } from './context.js';
+import { attempt, isPromiseLike, sleep } from '../signals.js';
+import { type NodeContext, RunContext } from './context.js';
 import type { RunState } from './run-node.js';
 
 /** Options every node takes. */
@@ -45,6 +45,13 @@ export const DEFAULT_ACTION = 'default';
  * item; a graph runs its nodes. Not part of the public API.
  */
 export const execPhase: unique symbol = Symbol('kaygraph.execPhase');
+
+/**
+ * @internal Whether a node's exec phase ends by itself as soon as its scope aborts, so the runtime
+ * need not race it against the abort. True for a graph: it checks between nodes, and every phase
+ * of every node it walks is raced already. Not part of the public API.
+ */
+export const execPhaseEndsOnAbort: unique symbol = Symbol('kaygraph.execPhaseEndsOnAbort');
 
 const nodeOptionKeys = ['name', 'maxRetries', 'retryDelayMs', 'timeoutMs'] as const;
 
@@ -168,13 +175,18 @@ export class Node<
     return this.#successors;
   }
 
-  /** @internal Run the exec phase: `exec` with retries and fallback. */
-  [execPhase](
-    input: PrepResult,
-    ctx: NodeContext<Shared>,
-    _run: RunState,
-  ): Promise<ExecResult> | ExecResult | Promise<unknown> {
-    return execWithRetry(this, input as unknown as ExecInput, ctx);
+  /** @internal See `execPhaseEndsOnAbort`. */
+  get [execPhaseEndsOnAbort](): boolean {
+    return false;
+  }
+
+  /**
+   * @internal Run the exec phase: `exec` with retries and fallback. Returns the phase's result,
+   * or a promise of it when the phase did not finish synchronously.
+   */
+  [execPhase](input: PrepResult, ctx: NodeContext<Shared>, _run: RunState): unknown {
+    // The runtime checked for an abort just before calling this.
+    return execWithRetry(this, input as unknown as ExecInput, ctx, true);
   }
 }
 
@@ -182,25 +194,66 @@ export class Node<
  * Call `exec` until it succeeds or `maxRetries` extra attempts are spent, then `execFallback`.
  * The attempt count is a local of this call, so concurrent runs and parallel batch items each
  * count their own. An abort ends it at once, without fallback.
+ *
+ * A first attempt that returns (or throws) synchronously is settled synchronously, so the common
+ * case costs no promise; anything asynchronous continues in `retryExec`. `abortChecked` skips the
+ * first abort check, for a caller that has just made it.
  */
-export async function execWithRetry<Shared, Input, Output>(
+export function execWithRetry<Shared, Input, Output>(
   node: Node<Shared, unknown, unknown, Input, Output>,
   input: Input,
   ctx: NodeContext<Shared>,
+  abortChecked = false,
+): Output | Promise<Output> {
+  if (!abortChecked && RunContext.aborted(ctx)) {
+    throw abortError(ctx.signal, `node "${node.name}"`);
+  }
+  const attemptCtx = RunContext.forAttempt(ctx, 1);
+  let output: Output | PromiseLike<Output>;
+  try {
+    output = node.exec(input, attemptCtx);
+  } catch (error) {
+    return retryExec(node, input, ctx, { attemptNo: 1, attemptCtx, error });
+  }
+  if (!isPromiseLike(output)) return output;
+  return retryExec(node, input, ctx, { attemptNo: 1, attemptCtx, running: output });
+}
+
+/** Where `retryExec` picks up: the attempt that threw, or the one still running. */
+interface AttemptState<Shared, Output> {
+  attemptNo: number;
+  attemptCtx: NodeContext<Shared>;
+  error?: unknown;
+  running?: PromiseLike<Output>;
+}
+
+async function retryExec<Shared, Input, Output>(
+  node: Node<Shared, unknown, unknown, Input, Output>,
+  input: Input,
+  ctx: NodeContext<Shared>,
+  state: AttemptState<Shared, Output>,
 ): Promise<Output> {
   const what = `node "${node.name}"`;
-  for (let attemptNo = 1; ; attemptNo++) {
-    if (ctx.signal.aborted) throw abortError(ctx.signal, what);
-    const attemptCtx = contextFor(ctx, attemptNo);
-    try {
-      return await node.exec(input, attemptCtx);
-    } catch (error) {
-      // Work that failed because it was cancelled is reported as the cancellation itself.
-      if (ctx.signal.aborted) throw abortError(ctx.signal, what);
-      if (attemptNo > node.maxRetries) {
-        return await attempt(() => node.execFallback(input, error, attemptCtx));
+  let { attemptNo, attemptCtx, error } = state;
+  let running = state.running;
+  for (;;) {
+    if (running !== undefined) {
+      try {
+        return await running;
+      } catch (failure) {
+        error = failure;
       }
     }
+    // Work that failed because it was cancelled is reported as the cancellation itself.
+    if (RunContext.aborted(ctx)) throw abortError(ctx.signal, what);
+    if (attemptNo > node.maxRetries) {
+      return await attempt(() => node.execFallback(input, error, attemptCtx));
+    }
     await sleep(node.retryDelayMs, ctx.signal, `${what} retry wait`);
+
+    attemptNo++;
+    if (RunContext.aborted(ctx)) throw abortError(ctx.signal, what);
+    attemptCtx = RunContext.forAttempt(ctx, attemptNo);
+    running = attempt(() => node.exec(input, attemptCtx));
   }
 }

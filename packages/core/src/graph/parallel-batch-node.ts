@@ -2,7 +2,7 @@ import { AbortedError, abortError } from '../errors.js';
 import { linkSignals, newController } from '../signals.js';
 import { checkInteger, checkObject } from '../validate.js';
 import { BatchNode, batchItems } from './batch-node.js';
-import { type NodeContext, contextFor } from './context.js';
+import { type NodeContext, RunContext } from './context.js';
 import { Node, type NodeOptions, execPhase, execWithRetry } from './node.js';
 import type { RunState } from './run-node.js';
 
@@ -46,7 +46,7 @@ export class ParallelBatchNode<
     const results = new Array<ItemResult>(list.length);
     const stop = newController();
     const link = linkSignals([ctx.signal, stop.signal]);
-    const itemCtx = contextFor(ctx, 0, link.signal);
+    const itemCtx = RunContext.forAttempt(ctx, 0, link.signal);
     // An object, not two lets: the workers write it from closures the compiler cannot follow.
     const batch: { next: number; failure?: { error: unknown } } = { next: 0 };
 

@@ -1,11 +1,11 @@
 import { performance } from 'node:perf_hooks';
-import { NodeTimeoutError } from '../errors.js';
+import { NodeTimeoutError, abortError } from '../errors.js';
 import { errorInfo, publishLazy } from '../events.js';
 import type { ResourcePool } from '../resource-pool.js';
-import type { Scope } from '../scope.js';
-import { attempt, newController, raceAbort } from '../signals.js';
-import { type NodeContext, createContext } from './context.js';
-import { type AnyNode, DEFAULT_ACTION, execPhase } from './node.js';
+import { type Scope, closeScope, scopeAborted, watchScopeAbort } from '../scope.js';
+import { isPromiseLike, newController } from '../signals.js';
+import { RunContext } from './context.js';
+import { type AnyNode, DEFAULT_ACTION, Node, execPhase, execPhaseEndsOnAbort } from './node.js';
 
 /** @internal What one run shares between its node executions. Lives only as long as the run. */
 export interface RunState {
@@ -35,84 +35,189 @@ export function startDeadline(ms: number, what: string): Deadline | undefined {
   return { signal: controller.signal, clear: () => clearTimeout(timer) };
 }
 
+const noop = () => {};
+const noCleanup = Node.prototype.cleanupResources;
+
+// The phases of a node, in order.
+const SETUP = 0;
+const PREP = 1;
+const EXEC = 2;
+const POST = 3;
+
+/** One execution of a node: what its phases share, from opening its scope to its outcome. */
+class NodeExecution {
+  readonly started = performance.now();
+  readonly deadline: Deadline | undefined;
+  readonly scope: Scope;
+  readonly ctx: RunContext;
+  input: unknown;
+  output: unknown;
+  chosen: unknown;
+
+  constructor(
+    readonly node: AnyNode,
+    readonly run: RunState,
+    parent: Scope,
+    readonly root: boolean,
+  ) {
+    const { name } = node;
+    this.deadline = node.timeoutMs > 0 ? startDeadline(node.timeoutMs, `node "${name}"`) : undefined;
+    const owner = { node: name };
+    const signal = this.deadline?.signal;
+    this.scope = parent.child(name, signal === undefined ? { owner } : { signal, owner });
+    this.ctx = new RunContext(run, name, this.scope, 0);
+  }
+}
+
 /**
  * Execute one node in its own child scope of `parent`: setup, prep, exec phase, post, then the
  * scope closes (running `cleanupResources` and every deferred cleanup, returning leaked leases)
- * however the phases ended. Resolves with the chosen action. A cleanup failure after a phase
- * failure rejects with a `CleanupError` holding both.
+ * however the phases ended. Returns the chosen action, or throws; a cleanup failure after a phase
+ * failure fails with a `CleanupError` holding both. The `root` node (the graph a run starts from)
+ * publishes no node events and does not count as a step.
+ *
+ * A phase starts only if the node is not aborted yet; one that returns a promise is raced against
+ * the abort, so work that ignores its signal cannot hold the run hostage.
+ *
+ * This runs for every node of every run, so it makes only what the node uses: no timer without
+ * `timeoutMs`, no `AbortSignal` or owner unless the node reads them, and no promise at all while
+ * the phases and cleanups return synchronously. Only then is the result a plain string (or a
+ * synchronous throw); from the first phase that returns a promise on, it is a promise.
  */
-export async function runNode(
+export function runNode(
   node: AnyNode,
   run: RunState,
   parent: Scope,
-  options: { root?: boolean } = {},
-): Promise<string> {
-  const started = performance.now();
-  const deadline = startDeadline(node.timeoutMs, `node "${node.name}"`);
-  const scope = parent.child(node.name, {
-    ...(deadline ? { signal: deadline.signal } : {}),
-    owner: { node: node.name },
-  });
-  const ctx = createContext({
-    shared: run.shared,
-    runId: run.runId,
-    node: node.name,
-    signal: scope.signal,
-    scope,
-    resources: run.resources,
-    owner: scope.owner,
-    attempt: 0,
-    params: run.params,
-  });
-  if (options.root !== true) {
+  root = false,
+): string | Promise<string> {
+  const execution = new NodeExecution(node, run, parent, root);
+  if (!root) {
     run.steps++;
     publishLazy('node:start', () => ({ runId: run.runId, node: node.name, time: Date.now() }));
   }
 
+  let action: string;
+  try {
+    for (let phase = SETUP; phase <= POST; phase++) {
+      const result = startPhase(execution, phase);
+      if (isPromiseLike(result)) return continueAsync(execution, phase, result);
+      endPhase(execution, phase, result);
+    }
+    action = toAction(node, execution.chosen);
+  } catch (error) {
+    return finish(execution, true, error, DEFAULT_ACTION);
+  }
+  return finish(execution, false, undefined, action);
+}
+
+/** The rest of a node execution, from the first phase that returned a promise. */
+async function continueAsync(
+  execution: NodeExecution,
+  phase: number,
+  pending: PromiseLike<unknown>,
+): Promise<string> {
   let failed = false;
   let failure: unknown;
   let action = DEFAULT_ACTION;
   try {
-    action = await runPhases(node, ctx, run);
-  } catch (error) {
-    failed = true;
-    failure = error;
-  } finally {
-    deadline?.clear();
-  }
-  try {
-    await scope.close(failed ? failure : undefined);
+    endPhase(execution, phase, await settlePhase(execution, phase, pending));
+    for (let next = phase + 1; next <= POST; next++) {
+      let result = startPhase(execution, next);
+      if (isPromiseLike(result)) result = await settlePhase(execution, next, result);
+      endPhase(execution, next, result);
+    }
+    action = toAction(execution.node, execution.chosen);
   } catch (error) {
     failed = true;
     failure = error;
   }
+  return finish(execution, failed, failure, action);
+}
 
-  if (options.root !== true) publishOutcome(node, run, started, failed, failure, action);
+function startPhase(execution: NodeExecution, phase: number): unknown {
+  const { node, ctx } = execution;
+  if (phase === SETUP) return node.setupResources(ctx);
+  if (phase === PREP) return node.prep(ctx);
+  if (phase === EXEC) return node[execPhase](execution.input, ctx, execution.run);
+  return node.post(ctx, execution.input, execution.output);
+}
+
+function settlePhase(execution: NodeExecution, phase: number, result: PromiseLike<unknown>) {
+  const { node, scope } = execution;
+  if (phase === EXEC && node[execPhaseEndsOnAbort]) return Promise.resolve(result);
+  return raceAbort(result, scope, node);
+}
+
+/** Keep what a phase returned; fail instead if the node was aborted meanwhile. */
+function endPhase(execution: NodeExecution, phase: number, value: unknown): void {
+  const { node, scope, ctx } = execution;
+  throwIfAborted(scope, node);
+  if (phase === SETUP) {
+    // Registered now, so it runs after whatever the phases defer and before what setup deferred.
+    // The base class's hook does nothing, so it is not registered at all.
+    if (node.cleanupResources !== noCleanup) scope.defer(() => node.cleanupResources(ctx));
+  } else if (phase === PREP) {
+    execution.input = value;
+  } else if (phase === EXEC) {
+    execution.output = value;
+  } else {
+    execution.chosen = value;
+  }
+}
+
+/** Close the node's scope, publish how the node ended, and return its action or throw. */
+function finish(
+  execution: NodeExecution,
+  failed: boolean,
+  failure: unknown,
+  action: string,
+): string | Promise<string> {
+  execution.deadline?.clear();
+  const closing = execution.scope[closeScope](failed ? failure : undefined);
+  if (closing === undefined) return conclude(execution, failed, failure, action);
+  return closing.then(
+    () => conclude(execution, failed, failure, action),
+    (error: unknown) => conclude(execution, true, error, action),
+  );
+}
+
+function conclude(
+  execution: NodeExecution,
+  failed: boolean,
+  failure: unknown,
+  action: string,
+): string {
+  const { root, run } = execution;
+  if (!root) publishOutcome(execution, failed, failure, action);
   if (failed) throw failure;
-  if (options.root !== true) run.lastAction = action;
+  if (!root) run.lastAction = action;
   return action;
 }
 
-async function runPhases(node: AnyNode, ctx: NodeContext, run: RunState): Promise<string> {
-  const { signal } = ctx;
-  const what = `node "${node.name}"`;
+/** Settle with `work`, or reject as soon as the node's scope aborts, whichever comes first. */
+function raceAbort<T>(work: PromiseLike<T>, scope: Scope, node: AnyNode): Promise<T> {
+  const promise = Promise.resolve(work);
+  return new Promise<T>((resolve, reject) => {
+    const unwatch = scope[watchScopeAbort](() => {
+      // The work may still reject later; nobody is waiting for it any more.
+      promise.catch(noop);
+      reject(abortError(scope.signal, `node "${node.name}"`));
+    });
+    promise.then(
+      (value) => {
+        unwatch();
+        resolve(value);
+      },
+      (error: unknown) => {
+        unwatch();
+        reject(error);
+      },
+    );
+  });
+}
 
-  await raceAbort(attempt(() => node.setupResources(ctx)), signal, what);
-  // Registered now, so it runs after whatever the phases defer and before what setup deferred.
-  ctx.scope.defer(() => node.cleanupResources(ctx));
-
-  const input: unknown = await raceAbort(attempt(() => node.prep(ctx)), signal, what);
-  const output: unknown = await raceAbort(
-    attempt(() => node[execPhase](input, ctx, run)),
-    signal,
-    what,
-  );
-  const action: unknown = await raceAbort(
-    attempt(() => node.post(ctx, input, output)),
-    signal,
-    what,
-  );
-  return toAction(node, action);
+function throwIfAborted(scope: Scope, node: AnyNode): void {
+  if (scope[scopeAborted]()) throw abortError(scope.signal, `node "${node.name}"`);
 }
 
 function toAction(node: AnyNode, action: unknown): string {
@@ -124,20 +229,19 @@ function toAction(node: AnyNode, action: unknown): string {
 }
 
 function publishOutcome(
-  node: AnyNode,
-  run: RunState,
-  started: number,
+  execution: NodeExecution,
   failed: boolean,
   failure: unknown,
   action: string,
 ): void {
-  const durationMs = performance.now() - started;
+  const { node, run, started } = execution;
+  // The clocks are read in the builders, which run only when someone listens.
   if (failed) {
     publishLazy('node:error', () => ({
       runId: run.runId,
       node: node.name,
       time: Date.now(),
-      durationMs,
+      durationMs: performance.now() - started,
       error: errorInfo(failure),
     }));
     return;
@@ -146,7 +250,7 @@ function publishOutcome(
     runId: run.runId,
     node: node.name,
     time: Date.now(),
-    durationMs,
+    durationMs: performance.now() - started,
     action,
   }));
 }
