@@ -3,6 +3,7 @@ import type { AcquireOptions, NodeContext } from '@kaygraph/core';
 import type { HttpProvider } from '@kaygraph/provider-http';
 import { contentDigest } from './content-digest.js';
 import { ExportError } from './demo-errors.js';
+import { MAX_CHUNK_BYTES } from './export-resources.js';
 import type { ChunkFile, ExportShared } from './export-shared.js';
 
 /** Headers of every chunk upload, besides the digest, the key and the provider's auth header. */
@@ -24,7 +25,14 @@ export async function uploadChunk(
 ): Promise<void> {
   const http = ctx.resources.get<HttpProvider>('http');
   const { uploadPath } = ctx.shared.settings;
-  const buffer = await ctx.acquire<Buffer>('memory', { size: chunk.bytes, signal } as AcquireOptions);
+  if (chunk.bytes > MAX_CHUNK_BYTES) {
+    throw new ExportError(
+      `${chunk.name} is ${chunk.bytes} bytes, more than the ${MAX_CHUNK_BYTES} an upload buffer ` +
+        'holds; use a smaller --chunk-rows',
+    );
+  }
+  const size: AcquireOptions = { size: chunk.bytes, signal } as AcquireOptions;
+  const buffer = await ctx.acquire<Buffer>('memory', size);
   try {
     const body = buffer.resource.subarray(0, chunk.bytes);
     await readWhole(ctx, chunk, body, signal);
@@ -61,7 +69,9 @@ async function readWhole(
       offset += bytesRead;
     }
     if (offset !== into.length) {
-      throw new ExportError(`${chunk.name} is shorter than written (${offset} of ${into.length} bytes)`);
+      throw new ExportError(
+        `${chunk.name} is shorter than written (${offset} of ${into.length} bytes)`,
+      );
     }
   } finally {
     await file.release();

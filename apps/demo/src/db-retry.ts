@@ -2,7 +2,13 @@ import { DbConnectError } from '@kaygraph/provider-db';
 import { pause } from './pause.js';
 
 /** Socket errors that mean nothing answers at that address: trying again will not help. */
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
 
 /**
  * True for a database failure worth another try: the connection dropped under a statement (the

@@ -1,21 +1,11 @@
 import type { LeaseOwner } from '@kaygraph/core';
+import type { DbProvider } from '@kaygraph/provider-db';
 import { ExportError } from './demo-errors.js';
 import type { ExportSource } from './options.js';
 import { quoteIdentifier } from './sql-name.js';
 
 /** The part of the db provider the reader uses. */
-export interface DbSource {
-  query<T>(
-    sql: string,
-    params?: unknown[],
-    options?: { signal?: AbortSignal; owner?: LeaseOwner },
-  ): Promise<{ rows: T[] }>;
-  stream<T>(
-    sql: string,
-    params?: unknown[],
-    options?: { batchSize?: number; signal?: AbortSignal; owner?: LeaseOwner },
-  ): AsyncIterable<T[]>;
-}
+export type DbSource = Pick<DbProvider, 'query' | 'stream'>;
 
 /** A row as pg returns it. */
 export type Row = Record<string, unknown>;
@@ -56,7 +46,7 @@ const EXACT_KEY_TYPES = new Set([
 export async function planRead(
   db: DbSource,
   source: ExportSource,
-  options: { signal: AbortSignal; owner?: LeaseOwner },
+  options: { signal: AbortSignal; owner?: LeaseOwner; where: string },
 ): Promise<ReadPlan> {
   if (source.kind === 'query') return { label: 'query', sql: source.sql };
 
@@ -64,15 +54,20 @@ export async function planRead(
     `SELECT to_regclass($1)::oid::text AS oid,
             (SELECT reltuples::bigint::text FROM pg_class WHERE oid = to_regclass($1)) AS estimate`,
     [source.quoted],
-    options,
+    { signal: options.signal, ...(options.owner ? { owner: options.owner } : {}) },
   );
   const row = found.rows[0];
   if (row?.oid == null) {
-    throw new ExportError(`table ${JSON.stringify(source.name)} does not exist`);
+    throw new ExportError(
+      `table ${JSON.stringify(source.name)} does not exist in ${options.where}`,
+    );
   }
   const label = `table ${source.quoted}`;
   const estimate = Number(row.estimate ?? -1);
-  const key = await primaryKey(db, row.oid, options);
+  const key = await primaryKey(db, row.oid, {
+    signal: options.signal,
+    ...(options.owner ? { owner: options.owner } : {}),
+  });
   const plan: ReadPlan = { label, table: source.quoted, sql: `SELECT * FROM ${source.quoted}` };
   if (estimate > 0) plan.estimate = estimate;
   if (key !== undefined) {
@@ -102,7 +97,10 @@ async function primaryKey(
 }
 
 /** The statement that continues a keyed read after the row whose key is `last`. */
-export function resumeStatement(plan: ReadPlan, last: unknown[]): { sql: string; params: unknown[] } {
+export function resumeStatement(
+  plan: ReadPlan,
+  last: unknown[],
+): { sql: string; params: unknown[] } {
   const key = plan.key!;
   const table = plan.table!;
   const columns = key.map((k) => quoteIdentifier(k.column)).join(', ');

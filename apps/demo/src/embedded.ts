@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
+import { abortError } from '@kaygraph/core';
 import pg from 'pg';
 import type { DemoOptions } from './options.js';
 import { SAMPLE_TABLE } from './options.js';
@@ -30,7 +31,10 @@ export interface Services {
  * socket server) seeded with a sample table, an upload receiver with a per-run bearer token, and
  * an SMTP capture writing to the outbox folder. Each flag replaces its part on its own.
  */
-export async function startServices(options: DemoOptions): Promise<Services> {
+export async function startServices(
+  options: DemoOptions,
+  signal?: AbortSignal,
+): Promise<Services> {
   const stops: Array<() => Promise<void>> = [];
   const close = async () => {
     const failures: unknown[] = [];
@@ -38,7 +42,7 @@ export async function startServices(options: DemoOptions): Promise<Services> {
     if (failures.length > 0) throw failures[0];
   };
   try {
-    return { ...(await startEach(options, stops)), close };
+    return { ...(await startEach(options, stops, signal)), close };
   } catch (error) {
     await close().catch(() => {});
     throw error;
@@ -48,7 +52,12 @@ export async function startServices(options: DemoOptions): Promise<Services> {
 async function startEach(
   options: DemoOptions,
   stops: Array<() => Promise<void>>,
+  signal: AbortSignal | undefined,
 ): Promise<Omit<Services, 'close'>> {
+  // A start cannot be cancelled halfway, but a signal stops the next one from beginning.
+  const checkSignal = () => {
+    if (signal?.aborted) throw abortError(signal, 'starting the embedded services');
+  };
   const embedded: string[] = [];
   let dbUrl = options.dbUrl;
   if (dbUrl === undefined) {
@@ -57,6 +66,7 @@ async function startEach(
     dbUrl = database.connectionString;
     embedded.push('database');
   }
+  checkSignal();
 
   let receiver: UploadReceiver | undefined;
   let apiToken = options.apiToken;
@@ -69,6 +79,7 @@ async function startEach(
     apiUrl = started.url;
     embedded.push('upload receiver');
   }
+  checkSignal();
 
   let smtp: SmtpCapture | undefined;
   let smtpUrl = options.smtpUrl;

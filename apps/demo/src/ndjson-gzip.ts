@@ -4,9 +4,14 @@ import { createGzip } from 'node:zlib';
 /** Lines are handed to gzip in pieces of about this size: fewer, larger writes, bounded memory. */
 const PIECE_BYTES = 64 * 1024;
 
-/** One JSON text per row; pg returns int8 as strings already, a BigInt from elsewhere is kept exact. */
+/** pg returns int8 as strings already; a BigInt from elsewhere is kept exact as a string. */
+function bigintAsString(_key: string, value: unknown): unknown {
+  return typeof value === 'bigint' ? value.toString() : value;
+}
+
+/** One JSON text per row. */
 function toJsonLine(row: unknown): string {
-  return `${JSON.stringify(row, (_key, value) => (typeof value === 'bigint' ? value.toString() : value))}\n`;
+  return `${JSON.stringify(row, bigintAsString)}\n`;
 }
 
 async function* ndjsonPieces(rows: AsyncIterable<unknown>, onRow: () => void) {

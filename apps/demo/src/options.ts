@@ -104,7 +104,8 @@ export function parseOptions(argv: readonly string[]): DemoOptions | ParseExit {
   } catch (error) {
     if (!(error instanceof CommanderError)) throw error;
     if (error.exitCode === 0) return { exit: 0 };
-    throw new UsageError(commanderMessage.trim().replace(/^error: /, '') || error.message);
+    const text = commanderMessage.trim().replace(/^error: /, '') || error.message;
+    throw new UsageError(`${text} (see --help)`);
   }
   return validate(program.opts<RawOptions>());
 }
@@ -175,7 +176,9 @@ function serviceUrl(flag: string, value: string, protocols: readonly string[]): 
   }
   const wanted = protocols.map((p) => `${p}//`).join(' or ');
   if (!protocols.includes(url.protocol)) {
-    throw new UsageError(`${flag} must start with ${wanted}, got ${JSON.stringify(maskUrl(value))}`);
+    throw new UsageError(
+      `${flag} must start with ${wanted}, got ${JSON.stringify(maskUrl(value))}`,
+    );
   }
   if (url.hostname === '') {
     throw new UsageError(`${flag} has no host: ${JSON.stringify(maskUrl(value))}`);

@@ -26,7 +26,8 @@ function startBar({ counters, stream }: ProgressOptions): Progress {
   const bar = new SingleBar({
     stream,
     format:
-      '{bar} {value}/{total} rows read | {written} chunks written, {uploaded} uploaded | {duration_formatted}',
+      '{bar} {value}/{total} rows read | {written} chunks written, {uploaded} uploaded' +
+      ' | {duration_formatted}',
     hideCursor: true,
     clearOnComplete: false,
     fps: 5,

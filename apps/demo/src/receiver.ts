@@ -168,7 +168,13 @@ class ReceiverState {
     await this.store(header(req, 'idempotency-key')!, target.runId, digest, body, res);
   }
 
-  private async store(key: string, runId: string, digest: string, body: Buffer, res: ServerResponse) {
+  private async store(
+    key: string,
+    runId: string,
+    digest: string,
+    body: Buffer,
+    res: ServerResponse,
+  ) {
     const known = this.stored.get(key) ?? (await this.inFlight.get(key)?.catch(() => undefined));
     if (known !== undefined) {
       if (known.digest !== digest) {

@@ -32,7 +32,8 @@ export async function* readRows(
   let failures = 0;
 
   for (;;) {
-    const statement = last === undefined ? { sql: plan.sql, params: [] } : resumeStatement(plan, last);
+    const statement =
+      last === undefined ? { sql: plan.sql, params: [] } : resumeStatement(plan, last);
     try {
       const batches = db.stream<Row>(statement.sql, statement.params, {
         batchSize: options.batchSize,

@@ -103,18 +103,19 @@ class ExportRun {
       ...(message === undefined ? {} : { error: message }),
     });
     if (ok) this.printSummary(report);
-    return { status: ok ? 'ok' : aborted ? 'aborted' : 'failed', report, ...(message ? { message } : {}) };
+    const status = ok ? 'ok' : aborted ? 'aborted' : 'failed';
+    return { status, report, ...(message === undefined ? {} : { message }) };
   }
 
   private async prepare(): Promise<void> {
-    this.services = await startServices(this.options);
+    this.services = await startServices(this.options, this.io.signal);
     if (this.services.apiToken !== undefined) this.secrets.push(this.services.apiToken);
     if (this.io.signal.aborted) throw abortError(this.io.signal, 'export');
 
     const api = new URL(this.services.apiUrl);
     this.resources = createExportResources({
       dbUrl: this.services.dbUrl,
-      apiOrigin: `${api.protocol}//${api.username ? `${api.username}:${api.password}@` : ''}${api.host}`,
+      apiOrigin: originOf(api),
       ...(this.services.apiToken === undefined ? {} : { apiToken: this.services.apiToken }),
       smtpUrl: this.services.smtpUrl,
       mailFrom: this.options.mailFrom,
@@ -148,7 +149,8 @@ class ExportRun {
     if (shared.notification?.sent === false) {
       const reason = errorMessage(shared.notification.error);
       throw new NotificationError(
-        `summary mail not sent (all ${this.counters.chunksUploaded} chunks were uploaded): ${reason}`,
+        `summary mail not sent (all ${this.counters.chunksUploaded} chunks were uploaded): ` +
+          reason,
         { cause: shared.notification.error },
       );
     }
@@ -181,7 +183,9 @@ class ExportRun {
       for (const name of PROVIDER_NAMES) {
         if (resources.has(name)) this.stats[name] = resources.get(name).stats();
       }
-      if (resources.has('fs')) this.tempFilesLeft = resources.get<FsProvider>('fs').tempEntriesLeft();
+      if (resources.has('fs')) {
+        this.tempFilesLeft = resources.get<FsProvider>('fs').tempEntriesLeft();
+      }
       this.forgetEmergency();
     }
     if (this.monitor !== undefined) {
@@ -251,6 +255,12 @@ class ExportRun {
   private progressStream(): NodeJS.WriteStream {
     return this.io.stderr.isTTY ? this.io.stderr : this.io.stdout;
   }
+}
+
+/** `scheme://user:pass@host:port` of an upload URL; credentials stay, for Basic auth. */
+function originOf(url: URL): string {
+  const credentials = url.username ? `${url.username}:${url.password}@` : '';
+  return `${url.protocol}//${credentials}${url.host}`;
 }
 
 /** `20250101-120000-1a2b3c`: sorts by start time, unique enough for one receiver. */

@@ -12,7 +12,7 @@ export interface SmtpCaptureOptions {
   host?: string;
   /** Port to listen on. Default 0 (any free port). */
   port?: number;
-  /** Refuse every connection (421) for this long after start, to play a server that is down. Default 0. */
+  /** Refuse connections (421) this long after start, to play a server that is down. Default 0. */
   refuseForMs?: number;
 }
 
@@ -55,7 +55,8 @@ export async function startSmtpCapture(options: SmtpCaptureOptions): Promise<Smt
     onConnect(_session, callback) {
       if (Date.now() - startedAt < (options.refuseForMs ?? 0)) {
         refused += 1;
-        return callback(Object.assign(new Error('capture server not ready'), { responseCode: 421 }));
+        const refusal = Object.assign(new Error('capture server not ready'), { responseCode: 421 });
+        return callback(refusal);
       }
       callback();
     },

@@ -37,7 +37,7 @@ describe('demo with bad input', () => {
     await workspace.remove();
   });
 
-  /** Run, then check what every bad input must give: one line, an exit code, a clean temp, ok:false. */
+  /** Run, and check what every bad input gives: one line, the exit code, clean temp, ok:false. */
   async function expectFailure(args: string[], exitCode: number): Promise<string> {
     const result: CliResult = await runCli([...args, '--report', workspace.report], workspace);
     const lines = errorLines(result);
@@ -107,7 +107,8 @@ describe('demo with bad input', () => {
 
   it('SMTP server not listening: uploads complete, the mail is reported as failed', async () => {
     const port = await closedPort();
-    const line = await expectFailure(['--smtp-url', `smtp://mailer:${PASSWORD}@127.0.0.1:${port}`], 1);
+    const url = `smtp://mailer:${PASSWORD}@127.0.0.1:${port}`;
+    const line = await expectFailure(['--smtp-url', url], 1);
     expect(line).toContain(`127.0.0.1:${port}`);
     const report = await readReport(workspace);
     expect(report.rows.uploaded).toBe(report.rows.read);

@@ -1,5 +1,6 @@
-import { type NodeContext, Node, type Provider } from '@kaygraph/core';
-import { type DbSource, type ReadPlan, planRead } from '../db-source.js';
+import { type NodeContext, Node } from '@kaygraph/core';
+import type { DbProvider } from '@kaygraph/provider-db';
+import { type ReadPlan, planRead } from '../db-source.js';
 import { isTransientDbError, retryTransient } from '../db-retry.js';
 import type { ExportShared, Pipeline } from '../export-shared.js';
 import type { ExportSource } from '../options.js';
@@ -25,9 +26,11 @@ export class DatabaseReaderNode extends Node<ExportShared, ReaderInput, ReadPlan
   }
 
   override exec(input: ReaderInput, ctx: NodeContext<ExportShared>): Promise<ReadPlan> {
-    const db = ctx.resources.get<Provider & DbSource>('db');
+    const db = ctx.resources.get<DbProvider>('db');
+    const { host, port, database } = db.describe();
+    const where = `${host}:${port}/${database}`;
     return retryTransient(
-      () => planRead(db, input.source, { signal: ctx.signal, owner: ctx.owner }),
+      () => planRead(db, input.source, { signal: ctx.signal, owner: ctx.owner, where }),
       ctx.signal,
     );
   }
@@ -35,7 +38,7 @@ export class DatabaseReaderNode extends Node<ExportShared, ReaderInput, ReadPlan
   override post(ctx: NodeContext<ExportShared>, _input: ReaderInput, plan: ReadPlan): void {
     const { shared } = ctx;
     const pipeline = shared.pipeline as Pipeline;
-    const db = ctx.resources.get<Provider & DbSource>('db');
+    const db = ctx.resources.get<DbProvider>('db');
     const batches = readRows(db, plan, {
       batchSize: shared.settings.batchSize,
       // The rows are read while later nodes run, so the stream follows the pipeline, not this node.

@@ -1,14 +1,6 @@
-import type { LeaseOwner, NodeContext, Provider } from '@kaygraph/core';
-import { Node } from '@kaygraph/core';
+import { type NodeContext, Node } from '@kaygraph/core';
+import type { MailProvider } from '@kaygraph/provider-mail';
 import type { ExportShared } from '../export-shared.js';
-
-/** The part of the mail provider the notifier uses. */
-interface MailSender {
-  send(
-    message: { from?: string; to: string; subject: string; text: string },
-    options: { signal?: AbortSignal; owner?: LeaseOwner },
-  ): Promise<{ messageId: string }>;
-}
 
 interface Summary {
   subject: string;
@@ -56,7 +48,7 @@ export class NotificationNode extends Node<ExportShared, Summary, Outcome> {
   }
 
   override async exec(summary: Summary, ctx: NodeContext<ExportShared>): Promise<Outcome> {
-    const mail = ctx.resources.get<Provider & MailSender>('mail');
+    const mail = ctx.resources.get<MailProvider>('mail');
     const { mailFrom, mailTo } = ctx.shared.settings;
     const result = await mail.send(
       { from: mailFrom, to: mailTo, subject: summary.subject, text: summary.text },

@@ -52,7 +52,13 @@ export interface CliProcess {
 /** Environment for the CLI: no service URLs inherited, so what is not given runs embedded. */
 function cliEnv(workspace: Workspace, extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, TMPDIR: workspace.tmp, ...extra };
-  for (const name of ['KAYGRAPH_DB_URL', 'KAYGRAPH_API_URL', 'KAYGRAPH_API_TOKEN', 'KAYGRAPH_SMTP_URL']) {
+  const serviceVariables = [
+    'KAYGRAPH_DB_URL',
+    'KAYGRAPH_API_URL',
+    'KAYGRAPH_API_TOKEN',
+    'KAYGRAPH_SMTP_URL',
+  ];
+  for (const name of serviceVariables) {
     if (!(name in extra)) delete env[name];
   }
   return env;
