@@ -1,5 +1,5 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -54,6 +54,80 @@ export function runIn(dir: string, file: string, source: string, env: NodeJS.Pro
     encoding: 'utf8',
     timeout: 60_000,
   });
+}
+
+/** How a program run with {@link runProgram} ended. */
+export interface ProgramResult {
+  /** Exit code; `null` when the process was killed (e.g. it did not exit by the deadline). */
+  code: number | null;
+  /** The signal that killed it, if one did. */
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Run a program in the consumer project without blocking this process, so a server in the test
+ * can answer it. The program must exit on its own: one still running after `timeoutMs` is killed
+ * and reported with `signal` set, which the tests treat as a failure to close cleanly.
+ */
+export function runProgram(
+  dir: string,
+  file: string,
+  source: string,
+  env: NodeJS.ProcessEnv = {},
+  timeoutMs = 60_000,
+): Promise<ProgramResult> {
+  writeFileSync(join(dir, file), source);
+  return new Promise((done) => {
+    const options = {
+      cwd: dir,
+      env: { ...process.env, ...env },
+      encoding: 'utf8' as const,
+      timeout: timeoutMs,
+      killSignal: 'SIGKILL' as const,
+    };
+    execFile(process.execPath, [file], options, (error, stdout, stderr) => {
+      const failure = error as (Error & { code?: unknown; signal?: NodeJS.Signals }) | null;
+      done({
+        code: failure === null ? 0 : typeof failure.code === 'number' ? failure.code : null,
+        signal: failure?.signal ?? null,
+        stdout,
+        stderr,
+      });
+    });
+  });
+}
+
+/**
+ * Names of every package npm installed in the project, at any depth, read from the lockfile
+ * npm wrote (`node_modules/a/node_modules/b` counts as `b`).
+ */
+export function installedPackages(dir: string): Set<string> {
+  const lock = JSON.parse(readFileSync(join(dir, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, unknown>;
+  };
+  const names = new Set<string>();
+  for (const key of Object.keys(lock.packages)) {
+    const at = key.lastIndexOf('node_modules/');
+    if (at >= 0) names.add(key.slice(at + 'node_modules/'.length));
+  }
+  return names;
+}
+
+/** The files inside a tarball, without the leading `package/`. */
+export function tarballFiles(tarball: string): string[] {
+  const listing = execFileSync('tar', ['-tzf', tarball], { encoding: 'utf8' });
+  return listing
+    .split('\n')
+    .filter((line) => line.length > 0 && !line.endsWith('/'))
+    .map((line) => line.replace(/^package\//, ''))
+    .sort();
+}
+
+/** A fresh directory in the OS temp dir; remove it with {@link removeDir}. */
+export function makeTempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), prefix));
 }
 
 export function removeDir(dir: string | undefined): void {
