@@ -195,6 +195,41 @@ describe('graph routing', () => {
   });
 });
 
+describe('graph events', () => {
+  it('stamps node events in epoch milliseconds, in order, with a duration', async () => {
+    const events: { name: EventName; time: number; durationMs?: number }[] = [];
+    stops.push(
+      subscribeAll((payload, name: EventName) => {
+        const { time, durationMs } = payload as { time: number; durationMs?: number };
+        events.push({ name, time, ...(durationMs === undefined ? {} : { durationMs }) });
+      }),
+    );
+    const a = new Step('a');
+    a.next(new Step('b'));
+
+    const before = Date.now();
+    await new Graph(a).run({ visited: [] });
+    const after = Date.now();
+
+    expect(events.map((e) => e.name)).toEqual([
+      'run:start',
+      'node:start',
+      'node:end',
+      'node:start',
+      'node:end',
+      'run:end',
+    ]);
+    for (const event of events) {
+      expect(Number.isInteger(event.time)).toBe(true);
+      expect(event.time).toBeGreaterThanOrEqual(before);
+      expect(event.time).toBeLessThanOrEqual(after);
+      if (event.durationMs !== undefined) expect(event.durationMs).toBeGreaterThanOrEqual(0);
+    }
+    const times = events.map((e) => e.time);
+    expect(times).toEqual([...times].sort((x, y) => x - y));
+  });
+});
+
 describe('graph wiring', () => {
   it('never makes a node thenable', async () => {
     const node = new Step('a');

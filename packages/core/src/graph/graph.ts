@@ -138,6 +138,7 @@ export class Graph<Shared = unknown> extends Node<Shared, unknown, string> {
     const checked = checkRunOptions(options);
     const runId = checked.runId ?? randomUUID();
     const started = performance.now();
+    const startedAt = Date.now();
     const resources = checked.resources ?? new ResourcePool();
     const deadline =
       checked.timeoutMs > 0
@@ -154,8 +155,9 @@ export class Graph<Shared = unknown> extends Node<Shared, unknown, string> {
       params: checked.params === undefined ? noParams : Object.freeze({ ...checked.params }),
       steps: 0,
       lastAction: undefined,
+      epochOffset: startedAt - started,
     };
-    publishLazy('run:start', () => ({ runId, graph: this.name, time: Date.now() }));
+    publishLazy('run:start', () => ({ runId, graph: this.name, time: startedAt }));
 
     // Awaited only when they did not finish synchronously: a graph of synchronous nodes runs
     // without a single tick.
