@@ -44,7 +44,7 @@ export {
   type ProviderStats,
   emptyStats,
 } from './resource.js';
-export { redactText, redactUrl } from './secrets.js';
+export { redactText, redactUrl, withoutCredentials } from './secrets.js';
 export {
   checkBoolean,
   checkFunction,
@@ -52,9 +52,13 @@ export {
   checkNumber,
   checkObject,
   checkString,
+  checkUrl,
   describeValue,
   rejectUnknownKeys,
 } from './validate.js';
+
+// --- signals ---
+export { type LinkedSignal, linkSignals, raceAbort, sleep } from './signals.js';
 
 // --- pool (core's generic pool) ---
 export { Pool } from './pool/pool.js';

@@ -31,3 +31,18 @@ export function redactText(text: string, secrets: readonly string[] = []): strin
   }
   return out;
 }
+
+/**
+ * A URL with its user and password removed entirely, for messages about a URL option: not even
+ * the user name shows. Text that is not a URL has its userinfo masked instead.
+ */
+export function withoutCredentials(input: string): string {
+  try {
+    const url = new URL(input);
+    url.username = '';
+    url.password = '';
+    return url.toString();
+  } catch {
+    return redactText(input.replace(/\/\/[^/@\s]*@/, '//***@'));
+  }
+}

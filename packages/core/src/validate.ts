@@ -1,4 +1,5 @@
 import { ConfigInvalidError } from './errors.js';
+import { withoutCredentials } from './secrets.js';
 
 /**
  * Option checks shared by every constructor and factory: each names the option and the bad value,
@@ -97,6 +98,21 @@ export function checkString(where: string, name: string, value: unknown, fallbac
     );
   }
   return value;
+}
+
+/**
+ * A required URL option, parsed. A URL may carry a password, so the message about a value that
+ * does not parse shows it through `withoutCredentials`; the caller checks scheme and shape.
+ */
+export function checkUrl(where: string, name: string, value: unknown): URL {
+  const text = checkString(where, name, value);
+  try {
+    return new URL(text);
+  } catch {
+    throw new ConfigInvalidError(
+      `${where}: option "${name}" is not a URL: ${withoutCredentials(text)}`,
+    );
+  }
 }
 
 export function checkFunction<F extends (...args: never[]) => unknown>(
