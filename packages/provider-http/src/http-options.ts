@@ -4,8 +4,9 @@ import {
   checkInteger,
   checkObject,
   checkString,
-  redactText,
+  checkUrl,
   rejectUnknownKeys,
+  withoutCredentials,
 } from '@kaygraph/core';
 
 /** Header values keyed by header name, as a caller passes them. */
@@ -105,7 +106,7 @@ const MAX_TIMEOUT = 2_147_483_647;
 export function resolveHttpOptions(input: unknown): ResolvedHttpOptions {
   const options = checkObject(WHERE, input);
   rejectUnknownKeys(WHERE, options, KEYS);
-  const { origin, credentials } = parseOrigin(checkString(WHERE, 'origin', options.origin));
+  const { origin, credentials } = parseOrigin(checkUrl(WHERE, 'origin', options.origin));
   const headers = checkHeaders(`${WHERE}: option "headers"`, options.headers);
   if (credentials !== undefined) headers.authorization ??= credentials.header;
   const timeout = (name: string, fallback: number) =>
@@ -162,14 +163,8 @@ interface OriginCredentials {
   secrets: string[];
 }
 
-function parseOrigin(input: string): { origin: string; credentials?: OriginCredentials } {
-  const safe = withoutCredentials(input);
-  let url: URL;
-  try {
-    url = new URL(input);
-  } catch {
-    throw new ConfigInvalidError(`${WHERE}: option "origin" is not a URL: ${safe}`);
-  }
+function parseOrigin(url: URL): { origin: string; credentials?: OriginCredentials } {
+  const safe = withoutCredentials(url.href);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
     throw new ConfigInvalidError(
       `${WHERE}: option "origin" must be an http: or https: URL, got ${safe}`,
@@ -232,16 +227,4 @@ export function secretValues(headers: Record<string, string | string[]>): string
     }
   }
   return out.filter((s) => s.length >= 3);
-}
-
-/** The URL with user and password removed entirely, for config error messages. */
-function withoutCredentials(input: string): string {
-  try {
-    const url = new URL(input);
-    url.username = '';
-    url.password = '';
-    return url.toString();
-  } catch {
-    return redactText(input.replace(/\/\/[^/@\s]*@/, '//***@'));
-  }
 }

@@ -9,6 +9,7 @@ import {
   type ProviderState,
   type ProviderStats,
   errorInfo,
+  linkSignals,
   publish,
   publishLazy,
 } from '@kaygraph/core';
@@ -27,7 +28,6 @@ import {
 } from './http-request.js';
 import { type RunnerContext, runRequest } from './request-runner.js';
 import { closedError } from './slot-gate.js';
-import { linkSignals } from './link-signals.js';
 import { SlotLeases } from './slot-leases.js';
 
 /**
@@ -192,11 +192,11 @@ class UndiciHttpProvider implements HttpProvider {
   }
 
   async #send(req: PreparedRequest, signal: AbortSignal | undefined): Promise<HttpResponse> {
-    const linked = linkSignals(signal, this.#shutdown.signal);
+    const linked = linkSignals([signal, this.#shutdown.signal]);
     try {
       return await runRequest(this.#runner, req, linked.signal);
     } finally {
-      linked.unlink();
+      linked.dispose();
     }
   }
 

@@ -4,6 +4,7 @@ import {
   abortError,
   describe,
   redactText,
+  sleep,
 } from '@kaygraph/core';
 import type { Dispatcher } from 'undici';
 import {
@@ -20,7 +21,6 @@ import {
   isRetryableError,
   isRetryableStatus,
   parseRetryAfter,
-  sleep,
 } from './retry-policy.js';
 
 /** What a request run needs from its provider. */
@@ -43,7 +43,7 @@ const SNIPPET_SCAN_BYTES = 64 * 1024;
 export async function runRequest(
   ctx: RunnerContext,
   req: PreparedRequest,
-  signal: AbortSignal | undefined,
+  signal: AbortSignal,
 ): Promise<HttpResponse> {
   for (let attempt = 1; ; attempt++) {
     let delayMs: number;

@@ -1,4 +1,3 @@
-import { abortError } from '@kaygraph/core';
 import type { HttpRetryOptions } from './http-options.js';
 
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'PUT', 'DELETE', 'OPTIONS', 'TRACE']);
@@ -55,23 +54,4 @@ export function parseRetryAfter(value: string | string[] | undefined, now = Date
   if (/^\s*\d+\s*$/.test(text)) return Number(text.trim()) * 1000;
   const date = Date.parse(text);
   return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
-
-/**
- * Wait `ms`, or reject as soon as the signal aborts. The timer is not unref'd: a caller is
- * awaiting the retry, so the process must stay up for it.
- */
-export function sleep(ms: number, signal: AbortSignal | undefined, what: string): Promise<void> {
-  if (signal?.aborted) return Promise.reject(abortError(signal, what));
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(abortError(signal as AbortSignal, what));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -4,6 +4,7 @@ import {
   type KayGraphEvents,
   subscribe,
 } from '@kaygraph/core';
+import { getEventListeners } from 'node:events';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type HttpProvider, HttpStatusError, createHttpProvider } from '../src/index.js';
 import { type TestServer, freePort, startServer } from './support/test-server.js';
@@ -31,6 +32,16 @@ async function serve() {
 }
 
 describe('request', () => {
+  it('leaves no listener on the signal it was given once it is done', async () => {
+    const provider = await serve();
+    const controller = new AbortController();
+
+    await provider.request({ path: '/', signal: controller.signal });
+    await provider.request({ path: '/missing', signal: controller.signal, throwOnStatus: false });
+
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  });
+
   it('returns status, headers and the whole body', async () => {
     const provider = await serve();
 
