@@ -162,7 +162,7 @@ describe('cancellation of synchronous and nested nodes', () => {
     expect(AbortedError.isInstance(result.error)).toBe(true);
   });
 
-  it('leaves no listener on the run signal, whether the nodes were synchronous or not', async () => {
+  it('leaves no listener on the run signal, whether nodes were synchronous or not', async () => {
     const controller = new AbortController();
     class Sync extends Node {}
     class Async extends Node {

@@ -184,7 +184,7 @@ describe('Scope signal, created on first read', () => {
     expect(child.signal.reason).toBe(first);
   });
 
-  it('gives a signal first read after close the close reason, with the in-flight error', async () => {
+  it('gives a signal first read after close the close reason and in-flight error', async () => {
     const scope = new Scope('s');
     const failure = new Error('work failed');
 

@@ -8,7 +8,7 @@ import {
   RouteNotFoundError,
   abortError,
 } from '../errors.js';
-import { type RunStatus, errorInfo, publishLazy } from '../events.js';
+import { type RunStatus, errorInfo, hasListeners, publish } from '../events.js';
 import { ResourcePool } from '../resource-pool.js';
 import { closeScope } from '../scope.js';
 import { linkSignals } from '../signals.js';
@@ -157,7 +157,9 @@ export class Graph<Shared = unknown> extends Node<Shared, unknown, string> {
       lastAction: undefined,
       epochOffset: startedAt - started,
     };
-    publishLazy('run:start', () => ({ runId, graph: this.name, time: startedAt }));
+    if (hasListeners('run:start')) {
+      publish('run:start', { runId, graph: this.name, time: startedAt });
+    }
 
     // Awaited only when they did not finish synchronously: a graph of synchronous nodes runs
     // without a single tick.
@@ -183,14 +185,16 @@ export class Graph<Shared = unknown> extends Node<Shared, unknown, string> {
 
     const durationMs = performance.now() - started;
     const status: RunStatus = failed ? statusOf(failure, checked.signal) : 'ok';
-    publishLazy('run:end', () => ({
-      runId,
-      graph: this.name,
-      time: Date.now(),
-      durationMs,
-      status,
-      ...(failed ? { error: errorInfo(failure) } : {}),
-    }));
+    if (hasListeners('run:end')) {
+      publish('run:end', {
+        runId,
+        graph: this.name,
+        time: Date.now(),
+        durationMs,
+        status,
+        ...(failed ? { error: errorInfo(failure) } : {}),
+      });
+    }
     return {
       status,
       ...(failed ? { error: failure } : {}),

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { NodeTimeoutError, abortError } from '../errors.js';
-import { errorInfo, publishLazy } from '../events.js';
+import { errorInfo, hasListeners, publish } from '../events.js';
 import type { ResourcePool } from '../resource-pool.js';
 import { type Scope, closeScope, scopeAborted, watchScopeAbort } from '../scope.js';
 import { isPromiseLike, newController } from '../signals.js';
@@ -73,7 +73,8 @@ class NodeExecution {
     readonly root: boolean,
   ) {
     const { name } = node;
-    this.deadline = node.timeoutMs > 0 ? startDeadline(node.timeoutMs, `node "${name}"`) : undefined;
+    const { timeoutMs } = node;
+    this.deadline = timeoutMs > 0 ? startDeadline(timeoutMs, `node "${name}"`) : undefined;
     const owner = { node: name };
     const signal = this.deadline?.signal;
     this.scope = parent.child(name, signal === undefined ? { owner } : { signal, owner });
@@ -105,11 +106,13 @@ export function runNode(
   const execution = new NodeExecution(node, run, parent, root);
   if (!root) {
     run.steps++;
-    publishLazy('node:start', () => ({
-      runId: run.runId,
-      node: node.name,
-      time: eventTime(run, execution.started),
-    }));
+    if (hasListeners('node:start')) {
+      publish('node:start', {
+        runId: run.runId,
+        node: node.name,
+        time: eventTime(run, execution.started),
+      });
+    }
   }
 
   // The phases one by one rather than in a loop: this is the path every synchronous node takes,
@@ -265,29 +268,26 @@ function publishOutcome(
   failure: unknown,
   action: string,
 ): void {
+  const name = failed ? 'node:error' : 'node:end';
+  // Checked first, so the clock is read only when someone listens.
+  if (!hasListeners(name)) return;
   const { node, run, started } = execution;
-  // The clock is read in the builders, which run only when someone listens.
+  const now = performance.now();
   if (failed) {
-    publishLazy('node:error', () => {
-      const now = performance.now();
-      return {
-        runId: run.runId,
-        node: node.name,
-        time: eventTime(run, now),
-        durationMs: now - started,
-        error: errorInfo(failure),
-      };
-    });
-    return;
-  }
-  publishLazy('node:end', () => {
-    const now = performance.now();
-    return {
+    publish('node:error', {
       runId: run.runId,
       node: node.name,
       time: eventTime(run, now),
       durationMs: now - started,
-      action,
-    };
+      error: errorInfo(failure),
+    });
+    return;
+  }
+  publish('node:end', {
+    runId: run.runId,
+    node: node.name,
+    time: eventTime(run, now),
+    durationMs: now - started,
+    action,
   });
 }
