@@ -4,8 +4,9 @@ import {
   checkInteger,
   checkObject,
   checkString,
-  redactText,
+  checkUrl,
   rejectUnknownKeys,
+  withoutCredentials,
 } from '@kaygraph/core';
 
 /** How failed sends are retried: only connection failures and 4xx (transient) answers. */
@@ -93,7 +94,7 @@ const MAX_TIMEOUT = 2_147_483_647;
 export function resolveMailOptions(input: unknown): ResolvedMailOptions {
   const options = checkObject(WHERE, input);
   rejectUnknownKeys(WHERE, options, KEYS);
-  const server = parseSmtpUrl(checkString(WHERE, 'url', options.url));
+  const server = parseSmtpUrl(checkUrl(WHERE, 'url', options.url));
   const timeout = (name: string, fallback: number) =>
     checkInteger(WHERE, name, options[name], fallback, { min: 1, max: MAX_TIMEOUT });
 
@@ -133,14 +134,8 @@ function resolveRetry(input: unknown): Required<MailRetryOptions> {
 type SmtpServer = Pick<ResolvedMailOptions, 'host' | 'port' | 'secure' | 'auth' | 'secrets'>;
 
 /** Split an SMTP URL into host, port, TLS mode and credentials (which never reach a message). */
-function parseSmtpUrl(input: string): SmtpServer {
-  const safe = withoutCredentials(input);
-  let url: URL;
-  try {
-    url = new URL(input);
-  } catch {
-    throw new ConfigInvalidError(`${WHERE}: option "url" is not a URL: ${safe}`);
-  }
+function parseSmtpUrl(url: URL): SmtpServer {
+  const safe = withoutCredentials(url.href);
   if (url.protocol !== 'smtp:' && url.protocol !== 'smtps:') {
     throw new ConfigInvalidError(
       `${WHERE}: option "url" must be an smtp: or smtps: URL, got ${safe}`,
@@ -161,16 +156,4 @@ function parseSmtpUrl(input: string): SmtpServer {
   const pass = decodeURIComponent(url.password);
   const secrets = [user, pass, url.username, url.password].filter((s) => s.length >= 3);
   return { host, port, secure, auth: { user, pass }, secrets };
-}
-
-/** The URL with user and password removed entirely, for config error messages. */
-function withoutCredentials(input: string): string {
-  try {
-    const url = new URL(input);
-    url.username = '';
-    url.password = '';
-    return url.toString();
-  } catch {
-    return redactText(input.replace(/\/\/[^/@\s]*@/, '//***@'));
-  }
 }

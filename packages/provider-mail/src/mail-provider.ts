@@ -9,10 +9,11 @@ import {
   type Provider,
   type ProviderState,
   type ProviderStats,
-  abortError,
   errorInfo,
+  linkSignals,
   publish,
   publishLazy,
+  raceAbort,
 } from '@kaygraph/core';
 import { type Transporter, createTransport } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
@@ -24,7 +25,6 @@ import {
 } from './mail-options.js';
 import { type MailSendResult, type SendContext, runSend, toMailError } from './send-runner.js';
 import { closedError } from './slot-gate.js';
-import { linkSignals } from './link-signals.js';
 import { SlotLeases } from './slot-leases.js';
 
 /** Cancellation and accounting for one send. */
@@ -177,7 +177,7 @@ class SmtpMailProvider implements MailProvider {
   ): Promise<MailSendResult> {
     // A closed transport drops new messages without ever calling back; refuse them here.
     if (this.#state === 'closed') throw closedError(this.name);
-    const { signal: combined, unlink } = linkSignals(signal, this.#shutdown.signal);
+    const linked = linkSignals([signal, this.#shutdown.signal]);
     const ctx: SendContext = {
       transport: this.#transport,
       host: this.#options.host,
@@ -192,14 +192,14 @@ class SmtpMailProvider implements MailProvider {
       },
     };
     try {
-      const result = await runSend(ctx, message, combined);
+      const result = await runSend(ctx, message, linked.signal);
       this.#counters.sent++;
       return result;
     } catch (error) {
       this.#counters.failed++;
       throw error;
     } finally {
-      unlink();
+      linked.dispose();
     }
   }
 
@@ -232,7 +232,8 @@ class SmtpMailProvider implements MailProvider {
       report = { ok: false, latencyMs: 0, error: `provider "${this.name}" is closed` };
     } else {
       try {
-        await abortable(this.#transport.verify(), options.signal);
+        const verified = this.#transport.verify();
+        await (options.signal ? raceAbort(verified, options.signal, 'mail check') : verified);
         report = { ok: true, latencyMs: Date.now() - started };
       } catch (error) {
         const message = errorInfo(toMailError(this.#options, error)).message;
@@ -350,15 +351,4 @@ class SlotHandle implements MailSlot {
   retire(): void {
     this.#live = false;
   }
-}
-
-/** Stop waiting for `work` when the signal aborts (the work itself runs on). */
-function abortable<T>(work: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
-  if (!signal) return work;
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(abortError(signal, 'mail check'));
-    if (signal.aborted) onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }

@@ -1,4 +1,4 @@
-import { KayGraphError, abortError, redactText } from '@kaygraph/core';
+import { KayGraphError, abortError, raceAbort, redactText, sleep } from '@kaygraph/core';
 import type { Transporter } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
 import { MailError } from './mail-errors.js';
@@ -38,7 +38,7 @@ export interface SendContext {
 export async function runSend(
   ctx: SendContext,
   message: PreparedMessage,
-  signal: AbortSignal | undefined,
+  signal: AbortSignal,
 ): Promise<MailSendResult> {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -58,7 +58,7 @@ export async function runSend(
       ctx.onRetry(
         `${error.message}; retry ${attempt} of ${ctx.retry.maxRetries} in ${ctx.retry.delayMs} ms`,
       );
-      await sleep(ctx.retry.delayMs, signal);
+      await sleep(ctx.retry.delayMs, signal, 'mail retry wait');
     }
   }
 }
@@ -66,27 +66,15 @@ export async function runSend(
 function sendOnce(
   ctx: SendContext,
   message: PreparedMessage,
-  signal: AbortSignal | undefined,
+  signal: AbortSignal,
 ): Promise<SMTPPool.SentMessageInfo> {
-  if (signal?.aborted) return Promise.reject(abortError(signal, 'mail send'));
+  if (signal.aborted) return Promise.reject(abortError(signal, 'mail send'));
   const sending = ctx.transport.sendMail(message);
   ctx.track(sending);
-  return new Promise((resolve, reject) => {
-    // nodemailer cannot cancel a message mid-transfer; an abort stops the wait, and the
-    // provider keeps the slot until the driver is done with it.
-    const onAbort = () => reject(abortError(signal as AbortSignal, 'mail send'));
-    signal?.addEventListener('abort', onAbort, { once: true });
-    sending.then(
-      (info) => {
-        signal?.removeEventListener('abort', onAbort);
-        resolve(info);
-      },
-      (error: unknown) => {
-        signal?.removeEventListener('abort', onAbort);
-        reject(toMailError(ctx, error));
-      },
-    );
-  });
+  // nodemailer cannot cancel a message mid-transfer; an abort stops the wait, and the
+  // provider keeps the slot until the driver is done with it.
+  const answer = sending.catch((error: unknown) => Promise.reject(toMailError(ctx, error)));
+  return raceAbort(answer, signal, 'mail send');
 }
 
 interface DriverError {
@@ -149,19 +137,4 @@ export function isTransient(error: MailError): boolean {
 
 function addressOf(entry: string | { address: string }): string {
   return typeof entry === 'string' ? entry : entry.address;
-}
-
-function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  if (signal?.aborted) return Promise.reject(abortError(signal, 'mail retry wait'));
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(abortError(signal as AbortSignal, 'mail retry wait'));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -1,3 +1,4 @@
+import { getEventListeners } from 'node:events';
 import { subscribe } from '@kaygraph/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type MailProvider, createMailProvider } from '../src/index.js';
@@ -116,6 +117,27 @@ describe('send', () => {
     const report = await mail.check();
 
     expect(report.ok).toBe(true);
+  });
+
+  it('reports a check whose signal aborted as failed, without throwing', async () => {
+    const { mail } = await setup();
+    const controller = new AbortController();
+    controller.abort();
+
+    const report = await mail.check({ signal: controller.signal });
+
+    expect(report.ok).toBe(false);
+  });
+
+  it('leaves no listener on the signal it was given once it is done', async () => {
+    const { mail } = await setup();
+    const controller = new AbortController();
+    const message = { to: 'ann@example.test', subject: 's', text: 't' };
+
+    await mail.send(message, { signal: controller.signal });
+    await mail.check({ signal: controller.signal });
+
+    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
   });
 });
 
