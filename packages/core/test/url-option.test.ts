@@ -3,15 +3,14 @@ import { ConfigInvalidError } from '../src/errors.js';
 import { withoutCredentials } from '../src/secrets.js';
 import { checkUrl } from '../src/validate.js';
 
-function configError(value: unknown): ConfigInvalidError {
+/** What `checkUrl` throws for `value` (undefined when it accepts the value). */
+function rejection(value: unknown): unknown {
   try {
     checkUrl('createThing', 'url', value);
   } catch (error) {
-    expect(ConfigInvalidError.isInstance(error)).toBe(true);
-    expect((error as ConfigInvalidError).code).toBe('KG_CONFIG_INVALID');
-    return error as ConfigInvalidError;
+    return error;
   }
-  throw new Error('checkUrl accepted the value');
+  return undefined;
 }
 
 describe('withoutCredentials', () => {
@@ -42,13 +41,19 @@ describe('checkUrl', () => {
     ['an empty string', ''],
     ['a number', 42],
     ['text that is not a URL', 'not a url'],
-  ])('rejects %s, naming the option', (_what, value) => {
-    expect(configError(value).message).toContain('"url"');
+  ])('rejects %s with KG_CONFIG_INVALID, naming the option', (_what, value) => {
+    const error = rejection(value);
+
+    expect(ConfigInvalidError.isInstance(error)).toBe(true);
+    expect(error).toMatchObject({ code: 'KG_CONFIG_INVALID' });
+    expect(String(error)).toContain('"url"');
   });
 
   it('never shows the credentials of a value that does not parse', () => {
-    const message = configError('http://bobby:hunter22@exa mple').message;
+    const error = rejection('http://bobby:hunter22@exa mple');
+    const message = String(error);
 
+    expect(ConfigInvalidError.isInstance(error)).toBe(true);
     expect(message).not.toContain('bobby');
     expect(message).not.toContain('hunter22');
   });
