@@ -59,6 +59,7 @@ async function startEach(
     if (signal?.aborted) throw abortError(signal, 'starting the embedded services');
   };
   const embedded: string[] = [];
+  checkSignal();
   let dbUrl = options.dbUrl;
   if (dbUrl === undefined) {
     const database = await startEmbeddedDatabase();

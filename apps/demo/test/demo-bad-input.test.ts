@@ -8,6 +8,7 @@ import {
   makeWorkspace,
   readReport,
   runCli,
+  sourceFlags,
   tempLeft,
 } from './helpers/cli.js';
 
@@ -90,7 +91,8 @@ describe('demo with bad input', () => {
 
   it('upload endpoint answering 401: names the status and the URL, hides the token', async () => {
     receiver = await startUploadReceiver({ token: 'the-right-token' });
-    const line = await expectFailure(['--api-url', receiver.url, '--api-token', TOKEN], 1);
+    const flags = [...sourceFlags(), '--api-url', receiver.url, '--api-token', TOKEN];
+    const line = await expectFailure(flags, 1);
     expect(line).toContain('401');
     expect(line).toContain(receiver.url);
     const report = await readReport(workspace);
@@ -100,7 +102,7 @@ describe('demo with bad input', () => {
 
   it('upload endpoint answering 500: names the status', async () => {
     receiver = await startUploadReceiver({ forceStatus: 500 });
-    const line = await expectFailure(['--api-url', receiver.url], 1);
+    const line = await expectFailure([...sourceFlags(), '--api-url', receiver.url], 1);
     expect(line).toContain('500');
     expect(line).toContain(receiver.url);
   });
@@ -108,7 +110,7 @@ describe('demo with bad input', () => {
   it('SMTP server not listening: uploads complete, the mail is reported as failed', async () => {
     const port = await closedPort();
     const url = `smtp://mailer:${PASSWORD}@127.0.0.1:${port}`;
-    const line = await expectFailure(['--smtp-url', url], 1);
+    const line = await expectFailure([...sourceFlags(), '--smtp-url', url], 1);
     expect(line).toContain(`127.0.0.1:${port}`);
     const report = await readReport(workspace);
     expect(report.rows.uploaded).toBe(report.rows.read);

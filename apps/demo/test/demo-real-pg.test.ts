@@ -73,9 +73,11 @@ describe.skipIf(serverUrl === undefined)('demo against the real PostgreSQL', () 
       expect(stats.destroyed, `${name} destroyed`).toBe(stats.created);
     }
 
-    // No connection of the demo's is left on the server.
+    // No connection of this run is left on the server (other runs may use other databases).
     const left = await admin.query(
-      `SELECT count(*)::int AS n FROM pg_stat_activity WHERE application_name = 'kaygraph-demo'`,
+      `SELECT count(*)::int AS n FROM pg_stat_activity
+       WHERE application_name = 'kaygraph-demo' AND datname = $1`,
+      [database],
     );
     expect(left.rows[0].n).toBe(0);
   });

@@ -4,6 +4,7 @@ import {
   type Workspace,
   makeWorkspace,
   readReport,
+  sourceFlags,
   spawnCli,
   tempLeft,
   waitFor,
@@ -28,9 +29,12 @@ describe('demo interrupted by a signal', () => {
     ['SIGINT', 130],
     ['SIGTERM', 143],
   ] as const)('%s mid-run: exit %i, temp files removed, report ok:false', async (signal, code) => {
-    const args = ['--api-url', receiver.url, '--chunk-rows', '500', '--concurrency', '2'];
+    const args = [
+      ...sourceFlags(50_000),
+      ...['--api-url', receiver.url, '--chunk-rows', '500', '--concurrency', '2'],
+    ];
     const cli = spawnCli([...args, '--report', workspace.report], workspace);
-    await waitFor(() => receiver.stats().chunksStored >= 2, 60_000, 'the first uploads');
+    await waitFor(() => receiver.stats().chunksStored >= 2, 100_000, 'the first uploads');
 
     cli.child.kill(signal);
     const result = await cli.done;

@@ -121,3 +121,15 @@ export async function waitFor(check: () => boolean, timeoutMs: number, what: str
     await new Promise((resolve) => setTimeout(resolve, 25));
   }
 }
+
+/**
+ * Flags for a small export source: the real PostgreSQL from `KAYGRAPH_TEST_PG_URL` when there is
+ * one (quick to start), else nothing, so the embedded database and its sample table are used.
+ * Either way the source has at least `rows` rows.
+ */
+export function sourceFlags(rows = 20_000): string[] {
+  const url = process.env.KAYGRAPH_TEST_PG_URL;
+  if (url === undefined) return [];
+  const query = `SELECT g AS id, md5(g::text) AS payload FROM generate_series(1, ${rows}) AS g`;
+  return ['--db-url', url, '--query', query];
+}

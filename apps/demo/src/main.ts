@@ -1,0 +1,83 @@
+import { redactText } from '@kaygraph/core';
+import { UsageError } from './demo-errors.js';
+import { emptyCounters } from './export-counters.js';
+import { parseOptions } from './options.js';
+import { buildReport, writeReport } from './report.js';
+import { runExport } from './run-export.js';
+
+/** Exit codes: 0 done, 1 the run failed, 2 bad usage (128 + signal number come from the CLI). */
+export const EXIT_FAILED = 1;
+const EXIT_USAGE = 2;
+
+/** What the CLI entry hands over: the signal that stops the run, and the exit code it implies. */
+export interface Interrupt {
+  signal: AbortSignal;
+  /** 130 / 143 once SIGINT / SIGTERM arrived, else undefined. */
+  exitCode(): number | undefined;
+}
+
+/** Write one line to stderr, the way every failure is reported. */
+export function fail(line: string): void {
+  process.stderr.write(`kaygraph-demo: ${line}\n`);
+}
+
+/** Report an error nothing else caught (a bug), still without any secret in it. */
+export function crashed(error: unknown): void {
+  fail(redactText(error instanceof Error ? error.message : String(error)));
+}
+
+/** Parse the command line, run the export, write the report; resolves with the exit code. */
+export async function main(argv: readonly string[], interrupt: Interrupt): Promise<number> {
+  let options: ReturnType<typeof parseOptions>;
+  try {
+    options = parseOptions(argv);
+  } catch (error) {
+    if (!UsageError.isInstance(error)) throw error;
+    fail(error.message);
+    await writeUsageReport(argv, error.message);
+    return EXIT_USAGE;
+  }
+  if ('exit' in options) return options.exit;
+
+  const outcome = await runExport(options, {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    signal: interrupt.signal,
+  });
+  if (options.report !== undefined) {
+    try {
+      await writeReport(options.report, outcome.report);
+    } catch (error) {
+      fail(`cannot write the report to ${options.report}: ${(error as Error).message}`);
+      return interrupt.exitCode() ?? EXIT_FAILED;
+    }
+  }
+  if (outcome.message !== undefined) fail(outcome.message);
+  return interrupt.exitCode() ?? (outcome.status === 'ok' ? 0 : EXIT_FAILED);
+}
+
+/** With `--report`, even a command line that did not parse leaves a report saying so. */
+async function writeUsageReport(argv: readonly string[], message: string): Promise<void> {
+  const file = reportPath(argv);
+  if (file === undefined) return;
+  const report = buildReport({
+    ok: false,
+    counters: emptyCounters(),
+    durationMs: 0,
+    tempFilesLeft: 0,
+    stats: {},
+    error: message,
+  });
+  await writeReport(file, report).catch((error: Error) => {
+    fail(`cannot write the report to ${file}: ${error.message}`);
+  });
+}
+
+function reportPath(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i += 1) {
+    const arg = argv[i]!;
+    if (arg === '--report') return argv[i + 1];
+    if (arg.startsWith('--report=')) return arg.slice('--report='.length);
+  }
+  return undefined;
+}
