@@ -63,7 +63,8 @@ export class ApiUploaderNode extends Node<ExportShared, UploaderInput, UploadTot
         counters.rowsUploaded += chunk.rows;
         totals.chunks += 1;
         totals.rows += chunk.rows;
-        await rm(chunk.path, { force: true });
+        // A file that cannot be removed now goes with its temp directory at the end.
+        await rm(chunk.path, { force: true }).catch(() => {});
       }
     };
     await Promise.all(Array.from({ length: settings.concurrency }, worker));

@@ -30,7 +30,7 @@ export class NotificationNode extends Node<ExportShared, Summary, Outcome> {
   override prep(ctx: NodeContext<ExportShared>): Summary {
     const { counters, settings, plan, startedAt } = ctx.shared;
     const seconds = ((performance.now() - startedAt) / 1000).toFixed(1);
-    const source = plan?.label ?? 'source';
+    const source = plan === undefined || plan.table === undefined ? 'a query' : plan.label;
     return {
       subject: `KayGraph export ${ctx.runId}: ${counters.rowsUploaded} rows uploaded`,
       text: [
