@@ -81,6 +81,12 @@ export const watchScopeAbort: unique symbol = Symbol('kaygraph.watchScopeAbort')
 export const closeScope: unique symbol = Symbol('kaygraph.closeScope');
 
 /**
+ * @internal Abort the scope with a reason, as if a signal it follows had aborted. For the graph
+ * runtime, which listens to the run's signal itself (see `Graph.run`); not part of the public API.
+ */
+export const abortScope: unique symbol = Symbol('kaygraph.abortScope');
+
+/**
  * The lifetime of one run, one node execution, or any other unit of work. Leases taken through a
  * scope are recorded; cleanups registered with `defer` run in reverse order when it closes; a
  * lease still out at close is reported as a leak (with the stack of the code that took it) and
@@ -265,6 +271,11 @@ export class Scope implements AsyncDisposable {
   close(error?: unknown): Promise<void> {
     this.#closing ??= this.#close(error);
     return this.#closing;
+  }
+
+  /** @internal See `abortScope`. */
+  [abortScope](reason: unknown): void {
+    this.#abort(reason);
   }
 
   /** @internal See `closeScope`. */

@@ -9,6 +9,7 @@ import {
   type NodeContext,
   NodeTimeoutError,
   ResourcePool,
+  ScopeClosedError,
   subscribe,
 } from '../src/index.js';
 import { TestProvider, type TestResource, aborted } from './support/test-provider.js';
@@ -234,6 +235,30 @@ describe('node context', () => {
 
     expect(result.status).toBe('ok');
     expect(seen).toEqual({ aborted: true, closed: true });
+  });
+
+  it('hands a context kept past its node a closed scope and an aborted signal', async () => {
+    const kept: NodeContext[] = [];
+    class Keeps extends Node {
+      override prep(ctx: NodeContext) {
+        kept.push(ctx);
+      }
+
+      override exec(_input: unknown, ctx: NodeContext) {
+        kept.push(ctx);
+      }
+    }
+
+    const result = await new Graph(new Keeps({ name: 'keeps' })).run({}, { runId: 'run-4' });
+
+    expect(result.status).toBe('ok');
+    for (const ctx of kept) {
+      expect(ctx.scope.closed).toBe(true);
+      expect(ctx.signal.aborted).toBe(true);
+      expect(() => ctx.scope.defer(() => {})).toThrow(ScopeClosedError);
+    }
+    expect(kept[0]!.scope).toBe(kept[1]!.scope);
+    expect(kept[0]!.owner).toEqual({ runId: 'run-4', node: 'keeps', scope: 'keeps' });
   });
 
   it('gives every phase the same owner and a live signal, and exec its own attempt', async () => {

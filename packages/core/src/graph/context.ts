@@ -1,7 +1,7 @@
 import type { LeaseOwner } from '../events.js';
 import type { AcquireOptions, Lease } from '../resource.js';
 import type { ResourcePool } from '../resource-pool.js';
-import { type Scope, scopeAborted } from '../scope.js';
+import type { Scope } from '../scope.js';
 import { linkSignals } from '../signals.js';
 
 /**
@@ -47,54 +47,70 @@ export interface ContextRun<Shared> {
 }
 
 /**
- * @internal The runtime's context. `signal` and `owner` are the scope's, created only when a node
- * reads them (most never do), unless the context has a narrower signal of its own (a parallel
- * batch item's). Being getters on the prototype, they are not copied by an object spread.
+ * @internal Where a context finds its scope: the node execution, which opens it on first use,
+ * and can tell whether the node is aborted without opening it.
+ */
+export interface ScopeHolder {
+  readonly scope: Scope;
+  aborted(): boolean;
+}
+
+/**
+ * @internal The runtime's context. `scope`, `signal` and `owner` are created only when a node
+ * reads them (most never do); `signal` is the scope's unless the context has a narrower one of its
+ * own (a parallel batch item's). Being getters on the prototype, they are not copied by an object
+ * spread.
  */
 export class RunContext<Shared = unknown> implements NodeContext<Shared> {
   readonly shared: Shared;
   readonly runId: string;
   readonly node: string;
-  readonly scope: Scope;
   readonly resources: ResourcePool;
   readonly attempt: number;
   readonly params: Readonly<Record<string, unknown>>;
+  readonly #holder: ScopeHolder;
   readonly #signal: AbortSignal | undefined;
 
   constructor(
     run: ContextRun<Shared>,
     node: string,
-    scope: Scope,
+    holder: ScopeHolder,
     attempt: number,
     signal?: AbortSignal,
   ) {
     this.shared = run.shared;
     this.runId = run.runId;
     this.node = node;
-    this.scope = scope;
     this.resources = run.resources;
     this.attempt = attempt;
     this.params = run.params;
+    this.#holder = holder;
     this.#signal = signal;
   }
 
+  get scope(): Scope {
+    return this.#holder.scope;
+  }
+
   get signal(): AbortSignal {
-    return this.#signal ?? this.scope.signal;
+    return this.#signal ?? this.#holder.scope.signal;
   }
 
   get owner(): LeaseOwner {
-    return this.scope.owner;
+    return this.#holder.scope.owner;
   }
 
   acquire<R>(providerName: string, options: AcquireOptions = {}): Promise<Lease<R>> {
     // The scope already follows its own signal; only a narrower one (a batch item's) needs
     // linking in.
     const signal = this.#signal;
-    if (signal === undefined) return this.scope.acquire<R>(providerName, options);
+    const { scope } = this.#holder;
+    if (signal === undefined) return scope.acquire<R>(providerName, options);
     const link = linkSignals([signal, options.signal]);
+    // Object.assign, not a spread followed by a key: that literal is slow on Node 20.
     const linked: AcquireOptions = Object.assign({}, options);
     linked.signal = link.signal;
-    return this.scope.acquire<R>(providerName, linked).finally(link.dispose);
+    return scope.acquire<R>(providerName, linked).finally(link.dispose);
   }
 
   /** The same context for one `exec` attempt, optionally under a narrower signal. */
@@ -103,14 +119,17 @@ export class RunContext<Shared = unknown> implements NodeContext<Shared> {
     attempt: number,
     signal?: AbortSignal,
   ): RunContext<Shared> {
-    const narrower = signal ?? (ctx instanceof RunContext ? ctx.#signal : ctx.signal);
-    return new RunContext(ctx, ctx.node, ctx.scope, attempt, narrower);
+    if (!(ctx instanceof RunContext)) {
+      const holder = { scope: ctx.scope, aborted: () => ctx.signal.aborted };
+      return new RunContext(ctx, ctx.node, holder, attempt, signal ?? ctx.signal);
+    }
+    return new RunContext(ctx, ctx.node, ctx.#holder, attempt, signal ?? ctx.#signal);
   }
 
-  /** Whether `ctx.signal` is aborted, without creating the scope's signal to find out. */
+  /** Whether `ctx.signal` is aborted, without creating a scope or a signal to find out. */
   static aborted(ctx: NodeContext<unknown>): boolean {
     if (!(ctx instanceof RunContext)) return ctx.signal.aborted;
     const signal = ctx.#signal;
-    return signal === undefined ? ctx.scope[scopeAborted]() : signal.aborted;
+    return signal === undefined ? ctx.#holder.aborted() : signal.aborted;
   }
 }

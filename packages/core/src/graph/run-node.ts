@@ -1,10 +1,10 @@
 import { performance } from 'node:perf_hooks';
 import { NodeTimeoutError, abortError } from '../errors.js';
-import { errorInfo, hasListeners, publish } from '../events.js';
+import { type LeaseOwner, errorInfo, hasListeners, publish } from '../events.js';
 import type { ResourcePool } from '../resource-pool.js';
-import { type Scope, closeScope, scopeAborted, watchScopeAbort } from '../scope.js';
+import { Scope, closeScope, scopeAborted, watchScopeAbort } from '../scope.js';
 import { isPromiseLike, newController } from '../signals.js';
-import { RunContext } from './context.js';
+import { RunContext, type ScopeHolder } from './context.js';
 import { type AnyNode, DEFAULT_ACTION, Node, execPhase, execPhaseEndsOnAbort } from './node.js';
 
 /** @internal What one run shares between its node executions. Lives only as long as the run. */
@@ -56,29 +56,72 @@ const PREP = 1;
 const EXEC = 2;
 const POST = 3;
 
-/** One execution of a node: what its phases share, from opening its scope to its outcome. */
-class NodeExecution {
-  readonly started = performance.now();
+/**
+ * One execution of a node: what its phases share, from its start to its outcome. Its scope is
+ * opened on first use (most nodes never defer, borrow, or read their signal or owner), or at once
+ * when the node has a timeout, which aborts it. Until then the parent's scope stands for it.
+ */
+class NodeExecution implements ScopeHolder {
+  readonly started: number;
   readonly deadline: Deadline | undefined;
-  readonly scope: Scope;
   readonly ctx: RunContext;
   input: unknown;
   output: unknown;
   chosen: unknown;
+  #scope: Scope | undefined;
+  #ended = false;
 
   constructor(
     readonly node: AnyNode,
     readonly run: RunState,
-    parent: Scope,
+    readonly parent: Scope,
     readonly root: boolean,
   ) {
-    const { name } = node;
-    const { timeoutMs } = node;
+    this.started = performance.now();
+    const { name, timeoutMs } = node;
     this.deadline = timeoutMs > 0 ? startDeadline(timeoutMs, `node "${name}"`) : undefined;
-    const owner = { node: name };
-    const signal = this.deadline?.signal;
-    this.scope = parent.child(name, signal === undefined ? { owner } : { signal, owner });
-    this.ctx = new RunContext(run, name, this.scope, 0);
+    if (this.deadline !== undefined) this.#scope = this.#open(this.deadline.signal);
+    this.ctx = new RunContext(run, name, this, 0);
+  }
+
+  get scope(): Scope {
+    this.#scope ??= this.#ended ? this.#closedScope() : this.#open(undefined);
+    return this.#scope;
+  }
+
+  /** The scope if it was opened; the one to close, race and take abort reasons from. */
+  get opened(): Scope | undefined {
+    return this.#scope;
+  }
+
+  aborted(): boolean {
+    return (this.#scope ?? this.parent)[scopeAborted]();
+  }
+
+  /** The error for an abort: the reason of the node's scope, or of the parent standing for it. */
+  abortError(): Error {
+    return abortError((this.#scope ?? this.parent).signal, `node "${this.node.name}"`);
+  }
+
+  /** The node is done: a scope opened from now on (by a context kept past the end) is closed. */
+  end(): Scope | undefined {
+    this.#ended = true;
+    return this.#scope;
+  }
+
+  #open(signal: AbortSignal | undefined): Scope {
+    const owner = { node: this.node.name };
+    return this.parent.child(this.node.name, signal === undefined ? { owner } : { signal, owner });
+  }
+
+  #closedScope(): Scope {
+    const { name } = this.node;
+    const owner: LeaseOwner = Object.assign({}, this.parent.owner);
+    owner.node = name;
+    owner.scope = name;
+    const scope = new Scope(name, { owner });
+    void scope.close();
+    return scope;
   }
 }
 
@@ -117,7 +160,7 @@ export function runNode(
 
   // The phases one by one rather than in a loop: this is the path every synchronous node takes,
   // and spelled out it makes no calls beyond the phases themselves and their checks.
-  const { ctx, scope } = execution;
+  const { ctx } = execution;
   let action: string;
   try {
     const setup = node.setupResources(ctx);
@@ -126,17 +169,17 @@ export function runNode(
 
     const input = node.prep(ctx);
     if (isPromiseLike(input)) return continueAsync(execution, PREP, input);
-    if (scope[scopeAborted]()) throw nodeAborted(scope, node);
+    if (execution.aborted()) throw execution.abortError();
     execution.input = input;
 
     const output = node[execPhase](input, ctx, run);
     if (isPromiseLike(output)) return continueAsync(execution, EXEC, output);
-    if (scope[scopeAborted]()) throw nodeAborted(scope, node);
+    if (execution.aborted()) throw execution.abortError();
     execution.output = output;
 
     const chosen = node.post(ctx, input, output);
     if (isPromiseLike(chosen)) return continueAsync(execution, POST, chosen);
-    if (scope[scopeAborted]()) throw nodeAborted(scope, node);
+    if (execution.aborted()) throw execution.abortError();
     action = toAction(node, chosen);
   } catch (error) {
     return finish(execution, true, error, DEFAULT_ACTION);
@@ -177,19 +220,23 @@ function startPhase(execution: NodeExecution, phase: number): unknown {
 }
 
 function settlePhase(execution: NodeExecution, phase: number, result: PromiseLike<unknown>) {
-  const { node, scope } = execution;
+  const { node } = execution;
   if (phase === EXEC && node[execPhaseEndsOnAbort]) return Promise.resolve(result);
-  return raceAbort(result, scope, node);
+  // Raced against the node's own scope, opened now if need be: work that has to be waited for
+  // may still close it, or borrow through it.
+  return raceAbort(result, execution);
 }
 
 /** Keep what a phase returned; fail instead if the node was aborted meanwhile. */
 function endPhase(execution: NodeExecution, phase: number, value: unknown): void {
-  const { node, scope, ctx } = execution;
-  if (scope[scopeAborted]()) throw nodeAborted(scope, node);
+  const { node, ctx } = execution;
+  if (execution.aborted()) throw execution.abortError();
   if (phase === SETUP) {
     // Registered now, so it runs after whatever the phases defer and before what setup deferred.
     // The base class's hook does nothing, so it is not registered at all.
-    if (node.cleanupResources !== noCleanup) scope.defer(() => node.cleanupResources(ctx));
+    if (node.cleanupResources !== noCleanup) {
+      execution.scope.defer(() => node.cleanupResources(ctx));
+    }
   } else if (phase === PREP) {
     execution.input = value;
   } else if (phase === EXEC) {
@@ -207,7 +254,7 @@ function finish(
   action: string,
 ): string | Promise<string> {
   execution.deadline?.clear();
-  const closing = execution.scope[closeScope](failed ? failure : undefined);
+  const closing = execution.end()?.[closeScope](failed ? failure : undefined);
   if (closing === undefined) return conclude(execution, failed, failure, action);
   return closing.then(
     () => conclude(execution, failed, failure, action),
@@ -229,13 +276,13 @@ function conclude(
 }
 
 /** Settle with `work`, or reject as soon as the node's scope aborts, whichever comes first. */
-function raceAbort<T>(work: PromiseLike<T>, scope: Scope, node: AnyNode): Promise<T> {
+function raceAbort<T>(work: PromiseLike<T>, execution: NodeExecution): Promise<T> {
   const promise = Promise.resolve(work);
   return new Promise<T>((resolve, reject) => {
-    const unwatch = scope[watchScopeAbort](() => {
+    const unwatch = execution.scope[watchScopeAbort](() => {
       // The work may still reject later; nobody is waiting for it any more.
       promise.catch(noop);
-      reject(nodeAborted(scope, node));
+      reject(execution.abortError());
     });
     promise.then(
       (value) => {
@@ -248,10 +295,6 @@ function raceAbort<T>(work: PromiseLike<T>, scope: Scope, node: AnyNode): Promis
       },
     );
   });
-}
-
-function nodeAborted(scope: Scope, node: AnyNode): Error {
-  return abortError(scope.signal, `node "${node.name}"`);
 }
 
 function toAction(node: AnyNode, action: unknown): string {
