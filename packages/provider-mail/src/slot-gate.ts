@@ -8,6 +8,12 @@ interface Waiter {
 /**
  * A fixed number of numbered slots handed out first come, first served. A waiter leaves the
  * queue when its deadline passes or its signal aborts, and is never handed a slot after that.
+ *
+ * provider-http and provider-mail each hold this same file. Core's `Pool` is not a drop-in: it
+ * publishes `provider:open`/`provider:close` and `resource:create`/`resource:destroy` for what it
+ * lends (here slots, which would be counted beside the provider's own sockets and events), and
+ * it lends the same object to every lease, where a slot lease needs a fresh handle that dies on
+ * return. A Pool mode without those events, plus a per-lease resource, would let both go.
  */
 export class SlotGate {
   readonly limit: number;
