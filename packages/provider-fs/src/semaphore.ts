@@ -17,6 +17,11 @@ interface Waiter {
 /**
  * A counting semaphore whose waiters are served strictly first come, first served, so a caller
  * that has waited longest is never overtaken by a newcomer that happens to arrive at a release.
+ *
+ * Not core's `Pool`: a file is opened per lease with that acquire's path and flags, so there is
+ * nothing to pool, only a cap; a Pool of permits would publish its own `provider:close` and
+ * `resource:create`/`resource:destroy` beside the provider's per-file ones, and its
+ * `acquireTimeoutMs` option refuses the `0` ("fail at once") documented here.
  */
 export class Semaphore {
   #free: number;
