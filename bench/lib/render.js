@@ -3,19 +3,21 @@ import { fmt } from './stats.js';
 /**
  * Ratio of ours to each contender, oriented so that > 1 always means ours is better.
  * For "higher is better" units that is ours / theirs; for times it is theirs / ours.
+ * A table may set its own `unit` and `lowerIsBetter`, e.g. a CPU-time table in a rate group.
  */
 function ratio(result, table, row) {
   const ours = table.rows.find((r) => r.contender === 'kaygraph' || r.ours);
   if (!ours || !Number.isFinite(row.median) || !Number.isFinite(ours.median)) return Number.NaN;
-  return result.lowerIsBetter ? row.median / ours.median : ours.median / row.median;
+  const lowerIsBetter = table.lowerIsBetter ?? result.lowerIsBetter;
+  return lowerIsBetter ? row.median / ours.median : ours.median / row.median;
 }
 
 function tableLines(result, table) {
   const lines = [];
   const hasP99 = table.columns.includes('p99');
-  lines.push(
-    `| contender | median (${result.unit}) |${hasP99 ? ` p99 (${table.p99Unit ?? result.unit}) |` : ''} ours vs. it |`,
-  );
+  const unit = table.unit ?? result.unit;
+  const p99Head = hasP99 ? ` p99 (${table.p99Unit ?? unit}) |` : '';
+  lines.push(`| contender | median (${unit}) |${p99Head} ours vs. it |`);
   lines.push(`| --- | ---: |${hasP99 ? ' ---: |' : ''} ---: |`);
   for (const row of table.rows) {
     const r = ratio(result, table, row);

@@ -30,3 +30,12 @@ export function fmt(value, digits = 2) {
   if (Math.abs(value) >= 1e4) return `${(value / 1e3).toFixed(1)}k`;
   return value.toFixed(digits);
 }
+
+/**
+ * Median over rounds of ours[i] / theirs[i]. Each round's two figures were taken minutes apart at
+ * most, so a machine that gets busier or quieter during the run moves both alike and the ratio
+ * of the pair stays put, where a ratio of the two overall medians would pick the drift up.
+ */
+export function pairedRatio(ours, theirs) {
+  return median(ours.map((value, i) => value / theirs[i]));
+}
