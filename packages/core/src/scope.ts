@@ -173,10 +173,28 @@ export class Scope implements AsyncDisposable {
     return this.#leaks;
   }
 
-  /** @internal See `scopeAborted`. */
+  /**
+   * @internal See `scopeAborted`. An unhooked scope asks its one upstream and keeps the answer.
+   */
   [scopeAborted](): boolean {
-    return this.#checkAborted();
+    // The common answer, "no", found with a loop up the chain rather than one call per level:
+    // the graph runtime asks after every phase of every node.
+    for (let scope: Scope = this; ; ) {
+      if (scope.#aborted) break;
+      if (scope.#hooked) return false;
+      const parent = scope.#parent;
+      if (parent === undefined) {
+        // The top of the chain listens to its signal from now on, instead of reading the
+        // signal's `aborted` on every check (a getter that costs more than the whole loop).
+        scope.#hook();
+        if (!scope.#aborted) return false;
+        break;
+      }
+      scope = parent;
+    }
+    return this.#pinAbort();
   }
+
 
   /** @internal See `watchScopeAbort`. */
   [watchScopeAbort](listener: (reason: unknown) => void): () => void {
@@ -416,22 +434,7 @@ export class Scope implements AsyncDisposable {
 
   /** Whether the scope is aborted; an unhooked scope asks its one upstream and keeps the answer. */
   #checkAborted(): boolean {
-    // The common answer, "no", found with a loop up the chain rather than one call per level:
-    // the graph runtime asks after every phase of every node.
-    for (let scope: Scope = this; ; ) {
-      if (scope.#aborted) break;
-      if (scope.#hooked) return false;
-      const parent = scope.#parent;
-      if (parent === undefined) {
-        // The top of the chain listens to its signal from now on, instead of reading the
-        // signal's `aborted` on every check (a getter that costs more than the whole loop).
-        scope.#hook();
-        if (!scope.#aborted) return false;
-        break;
-      }
-      scope = parent;
-    }
-    return this.#pinAbort();
+    return this[scopeAborted]();
   }
 
   /** Something upstream aborted: take its reason down the chain of unhooked scopes, to this one. */
