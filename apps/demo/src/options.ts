@@ -122,7 +122,7 @@ function validate(raw: RawOptions): DemoOptions {
     outbox: nonEmpty('--outbox', raw.outbox),
   };
   if (raw.dbUrl !== undefined) options.dbUrl = serviceUrl('--db-url', raw.dbUrl, DB_PROTOCOLS);
-  if (raw.apiUrl !== undefined) options.apiUrl = serviceUrl('--api-url', raw.apiUrl, API_PROTOCOLS);
+  if (raw.apiUrl !== undefined) options.apiUrl = uploadUrl(raw.apiUrl);
   if (raw.smtpUrl !== undefined) {
     options.smtpUrl = serviceUrl('--smtp-url', raw.smtpUrl, SMTP_PROTOCOLS);
   }
@@ -182,6 +182,18 @@ function serviceUrl(flag: string, value: string, protocols: readonly string[]): 
   }
   if (url.hostname === '') {
     throw new UsageError(`${flag} has no host: ${JSON.stringify(maskUrl(value))}`);
+  }
+  return value;
+}
+
+/** Chunks go to `{url}/{run-id}/{chunk}`, so a query or fragment would have nowhere to go. */
+function uploadUrl(value: string): string {
+  serviceUrl('--api-url', value, API_PROTOCOLS);
+  const url = new URL(value);
+  if (url.search !== '' || url.hash !== '') {
+    throw new UsageError(
+      `--api-url must not have a query or fragment, got ${JSON.stringify(maskUrl(value))}`,
+    );
   }
   return value;
 }
