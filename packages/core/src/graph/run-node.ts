@@ -89,11 +89,6 @@ class NodeExecution implements ScopeHolder {
     return this.#scope;
   }
 
-  /** The scope if it was opened; the one to close, race and take abort reasons from. */
-  get opened(): Scope | undefined {
-    return this.#scope;
-  }
-
   aborted(): boolean {
     return (this.#scope ?? this.parent)[scopeAborted]();
   }
