@@ -27,6 +27,7 @@ export interface KayGraphEvents {
   'resource:release': ResourceEvent & {
     leaseId: number;
     resourceId: number;
+    /** How long the lease was out; `NaN` if its acquire time was not recorded (`acquiredAt`). */
     heldMs: number;
     owner?: LeaseOwner;
   };
@@ -36,6 +37,7 @@ export interface KayGraphEvents {
   'resource:leak': ResourceEvent & {
     leaseId: number;
     resourceId: number;
+    /** How long the lease was out; `NaN` if its acquire time was not recorded (`acquiredAt`). */
     heldMs: number;
     stack?: string;
     owner?: LeaseOwner;

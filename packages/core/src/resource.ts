@@ -45,7 +45,13 @@ export interface Lease<R> extends AsyncDisposable {
   readonly provider: string;
   /** The borrowed resource. Do not use it after the lease is returned. */
   readonly resource: R;
-  /** Milliseconds since the epoch when it was handed out. */
+  /**
+   * Milliseconds since the epoch when it was handed out, or `NaN` when that was not recorded.
+   * Leases from a `LeaseLedger` record it only when something can use it: the lease has an
+   * `owner` (every lease taken through a scope does), the provider detects leaks, or someone
+   * listened to `resource:acquire`, `resource:release` or `resource:leak` when it was taken. A
+   * hold time computed from a `NaN` is `NaN`, never a made-up number.
+   */
   readonly acquiredAt: number;
   /** True once released or destroyed. */
   readonly returned: boolean;

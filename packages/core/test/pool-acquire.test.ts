@@ -72,6 +72,65 @@ describe('Pool acquire and release', () => {
     await w3.release();
   });
 
+  it('hands a returned resource straight to the oldest waiter', async () => {
+    const factory = new Factory();
+    const acquires = collect('resource:acquire');
+    const pool = makePool(factory, { max: 1 });
+    const held = await pool.acquire();
+    const first = track(pool.acquire());
+    const second = track(pool.acquire());
+    await flush();
+
+    await held.release();
+
+    // Lent again before anyone awaited: never idle, and nothing new created for the waiter.
+    expect(pool.stats()).toMatchObject({ size: 1, inUse: 1, idle: 0, waiting: 1, pending: 0 });
+    expect(pool.stats()).toMatchObject({ created: 1, acquired: 2, released: 1 });
+    await flush();
+    expect(second.settled()).toBe(false);
+    const lease = first.value()!;
+    expect(lease.resource).toBe(held.resource);
+    expect(acquires.map((e) => e.leaseId)).toEqual([held.id, lease.id]);
+    expect(acquires[1]!.waitMs).toBeGreaterThanOrEqual(0);
+
+    await lease.release();
+    await flush();
+    expect(second.value()!.resource).toBe(held.resource);
+    expect(factory.createCalls).toBe(1);
+    await second.value()!.release();
+    expect(pool.stats()).toMatchObject({ inUse: 0, idle: 1, waiting: 0, released: 3 });
+  });
+
+  it('does not hand a resource at maxUses to a waiter, and makes one for it', async () => {
+    const factory = new Factory();
+    const pool = makePool(factory, { max: 1, maxUses: 1 });
+    const held = await pool.acquire();
+    const waiting = pool.acquire();
+    await flush();
+
+    await held.release();
+    const lease = await waiting;
+
+    expect(held.resource.destroyed).toBe(1);
+    expect(lease.resource).not.toBe(held.resource);
+    expect(factory.createCalls).toBe(2);
+    expect(pool.stats()).toMatchObject({ inUse: 1, idle: 0, created: 2, destroyed: 1 });
+    await lease.release();
+  });
+
+  it('resolves release without waiting, and a second release still rejects', async () => {
+    const pool = makePool(new Factory());
+    const a = await pool.acquire();
+    const b = await pool.acquire();
+
+    const released = [a.release(), b.release()];
+
+    expect(a.returned && b.returned).toBe(true);
+    await expect(Promise.all(released)).resolves.toEqual([undefined, undefined]);
+    await expect(a.release()).rejects.toBeInstanceOf(LeaseReleasedError);
+    expect(pool.stats()).toMatchObject({ inUse: 0, idle: 2, released: 2 });
+  });
+
   it('releases through await using', async () => {
     const pool = makePool(new Factory());
     {

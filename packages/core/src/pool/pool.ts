@@ -8,7 +8,7 @@ import {
   abortError,
   describe,
 } from '../errors.js';
-import { type LeaseOwner, errorInfo, hasListeners, publishLazy } from '../events.js';
+import { type LeaseOwner, errorInfo, eventChannel, publishLazy } from '../events.js';
 import { LeaseLedger, type ReturnHooks } from '../lease-ledger.js';
 import { describeValue } from '../validate.js';
 import type {
@@ -37,6 +37,9 @@ const defaultCloseTimeoutMs = 30_000;
 
 /** Share of `maxLifetimeMs` taken off at random, so resources made together retire apart. */
 const lifetimeJitter = 0.1;
+
+/** Kept, not looked up per hand-off: the wait is measured only when someone listens. */
+const acquireChannel = eventChannel('resource:acquire');
 
 /** One resource the pool owns, with its bookkeeping. */
 class PooledResource<T> {
@@ -432,7 +435,10 @@ export class Pool<T> implements Provider<T> {
       this.#waiters.push(waiter, now);
       // A retry timer made while nobody waited is unref'd; a waiter needs it to fire.
       this.#retryTimer?.ref();
-      this.#dispatch();
+      // Only a validation in progress leaves resources idle while acquires wait (see #takeIdle);
+      // otherwise there is nothing to hand out, only creates to start.
+      if (this.#idle.length > 0) this.#dispatch();
+      else this.#fill();
     });
   }
 
@@ -441,13 +447,16 @@ export class Pool<T> implements Provider<T> {
     while (this.#waiters.live > 0) {
       const resource = this.#takeIdle(this.#waiters.live);
       if (resource === undefined) break;
-      const waiter = this.#waiters.shift()!;
-      // The wait only goes into the acquire event; skip the clock when nobody listens.
-      const waitMs = hasListeners('resource:acquire') ? Date.now() - waiter.startedAt : 0;
-      waiter.resolve(this.#lend(resource, waitMs, waiter.owner));
+      this.#serve(this.#waiters.shift()!, resource);
     }
     this.#waiterLeft();
     this.#fill();
+  }
+
+  #serve(waiter: Waiter<T>, resource: PooledResource<T>): void {
+    // The wait only goes into the acquire event; skip the clock when nobody listens.
+    const waitMs = acquireChannel.hasSubscribers ? Date.now() - waiter.startedAt : 0;
+    waiter.resolve(this.#lend(resource, waitMs, waiter.owner));
   }
 
   #onWaiterTimeout(waiter: Waiter<T>): void {
@@ -493,6 +502,13 @@ export class Pool<T> implements Provider<T> {
     }
     if (this.#maxUses > 0 && resource.uses >= this.#maxUses) {
       this.#retire(resource, 'max-uses');
+      return;
+    }
+    if (!this.#checkOnBorrow && this.#waiters.live > 0) {
+      // Straight to the oldest waiter: nothing to check before lending it again, and the idle
+      // list, the dispatch loop and the create count would all end where they started.
+      this.#serve(this.#waiters.shift()!, resource);
+      this.#waiterLeft();
       return;
     }
     if (this.#checkOnBorrow) {
