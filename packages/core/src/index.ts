@@ -40,6 +40,7 @@ export {
   type HealthReport,
   type Lease,
   type Provider,
+  type ProviderAcquireOptions,
   type ProviderState,
   type ProviderStats,
   emptyStats,

@@ -37,6 +37,12 @@ export interface AcquireOptions {
   owner?: LeaseOwner;
 }
 
+/**
+ * What `Scope.acquire` and `ctx.acquire` pass on to a provider: the common options plus any the
+ * provider adds (the file provider's `path`, the memory provider's `size`).
+ */
+export type ProviderAcquireOptions = AcquireOptions & { readonly [option: string]: unknown };
+
 /** A borrowed resource. Return it exactly once, with `release()`, `destroy()` or `await using`. */
 export interface Lease<R> extends AsyncDisposable {
   /** Unique within the process. */

@@ -6,7 +6,7 @@ import {
   combineErrors,
 } from './errors.js';
 import { type LeaseOwner, publish } from './events.js';
-import type { AcquireOptions, Lease, Provider } from './resource.js';
+import type { AcquireOptions, Lease, Provider, ProviderAcquireOptions } from './resource.js';
 import { attempt, linkSignals, newController } from './signals.js';
 
 /** Something was registered with, or acquired through, a scope that has already closed. */
@@ -216,7 +216,10 @@ export class Scope implements AsyncDisposable {
    * `options.signal`; the lease is recorded, and if it is still out when the scope closes it is
    * reported as a leak and released.
    */
-  async acquire<R = unknown>(providerName: string, options: AcquireOptions = {}): Promise<Lease<R>> {
+  async acquire<R = unknown>(
+    providerName: string,
+    options: ProviderAcquireOptions = {},
+  ): Promise<Lease<R>> {
     // Taken before the first await so the stack shows the borrower, not the provider's internals.
     const borrower: StackHolder = {};
     Error.captureStackTrace(borrower, Scope.prototype.acquire);
@@ -239,7 +242,7 @@ export class Scope implements AsyncDisposable {
   async use<R, T>(
     providerName: string,
     fn: (resource: R, lease: Lease<R>) => T | PromiseLike<T>,
-    options: AcquireOptions = {},
+    options: ProviderAcquireOptions = {},
   ): Promise<Awaited<T>> {
     const lease = await this.acquire<R>(providerName, options);
     let result: Awaited<T>;

@@ -1,5 +1,5 @@
 import type { LeaseOwner } from '../events.js';
-import type { AcquireOptions, Lease } from '../resource.js';
+import type { Lease, ProviderAcquireOptions } from '../resource.js';
 import type { ResourcePool } from '../resource-pool.js';
 import type { Scope } from '../scope.js';
 import { linkSignals } from '../signals.js';
@@ -35,7 +35,7 @@ export interface NodeContext<Shared = unknown> {
    * Borrow from a provider through the node's scope, cancelled by `signal`. A lease not returned
    * by the end of the node is released and reported as a leak.
    */
-  acquire<R = unknown>(providerName: string, options?: AcquireOptions): Promise<Lease<R>>;
+  acquire<R = unknown>(providerName: string, options?: ProviderAcquireOptions): Promise<Lease<R>>;
 }
 
 /** The parts of a run every context of it shares. */
@@ -100,7 +100,7 @@ export class RunContext<Shared = unknown> implements NodeContext<Shared> {
     return this.#holder.scope.owner;
   }
 
-  acquire<R>(providerName: string, options: AcquireOptions = {}): Promise<Lease<R>> {
+  acquire<R>(providerName: string, options: ProviderAcquireOptions = {}): Promise<Lease<R>> {
     // The scope already follows its own signal; only a narrower one (a batch item's) needs
     // linking in.
     const signal = this.#signal;
@@ -108,7 +108,7 @@ export class RunContext<Shared = unknown> implements NodeContext<Shared> {
     if (signal === undefined) return scope.acquire<R>(providerName, options);
     const link = linkSignals([signal, options.signal]);
     // Object.assign, not a spread followed by a key: that literal is slow on Node 20.
-    const linked: AcquireOptions = Object.assign({}, options);
+    const linked: ProviderAcquireOptions = Object.assign({}, options);
     linked.signal = link.signal;
     return scope.acquire<R>(providerName, linked).finally(link.dispose);
   }
