@@ -95,3 +95,7 @@ export {
   ParallelBatchNode,
   type ParallelBatchNodeOptions,
 } from './graph/parallel-batch-node.js';
+
+// --- slots: bounded use of a driver's own pool ---
+export { SlotGate, closedError } from './slots/slot-gate.js';
+export { SlotLeases, type SlotResource } from './slots/slot-leases.js';

@@ -12,6 +12,8 @@ import {
   linkSignals,
   publish,
   publishLazy,
+  SlotLeases,
+  closedError,
 } from '@kaygraph/core';
 import { Pool } from 'undici';
 import { type ConnectionCounters, watchConnections } from './connection-events.js';
@@ -27,8 +29,6 @@ import {
   prepareRequest,
 } from './http-request.js';
 import { type RunnerContext, runRequest } from './request-runner.js';
-import { closedError } from './slot-gate.js';
-import { SlotLeases } from './slot-leases.js';
 
 /**
  * One request slot of the provider: a lease on it lets its holder send requests without

@@ -14,6 +14,8 @@ import {
   publish,
   publishLazy,
   raceAbort,
+  SlotLeases,
+  closedError,
 } from '@kaygraph/core';
 import { type Transporter, createTransport } from 'nodemailer';
 import type SMTPPool from 'nodemailer/lib/smtp-pool/index.js';
@@ -24,8 +26,6 @@ import {
   resolveMailOptions,
 } from './mail-options.js';
 import { type MailSendResult, type SendContext, runSend, toMailError } from './send-runner.js';
-import { closedError } from './slot-gate.js';
-import { SlotLeases } from './slot-leases.js';
 
 /** Cancellation and accounting for one send. */
 export interface MailSendOptions {

@@ -1,4 +1,7 @@
-import { AcquireTimeoutError, PoolClosedError, abortError } from '@kaygraph/core';
+import { AcquireTimeoutError, PoolClosedError, abortError } from '../errors.js';
+
+/** The longest delay setTimeout honours. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 interface Waiter {
   resolve(slot: number): void;
@@ -9,11 +12,12 @@ interface Waiter {
  * A fixed number of numbered slots handed out first come, first served. A waiter leaves the
  * queue when its deadline passes or its signal aborts, and is never handed a slot after that.
  *
- * provider-http and provider-mail each hold this same file. Core's `Pool` is not a drop-in: it
- * publishes `provider:open`/`provider:close` and `resource:create`/`resource:destroy` for what it
- * lends (here slots, which would be counted beside the provider's own sockets and events), and
- * it lends the same object to every lease, where a slot lease needs a fresh handle that dies on
- * return. A Pool mode without those events, plus a per-lease resource, would let both go.
+ *
+ * For providers whose driver pools connections itself (undici, nodemailer): the driver owns the
+ * sockets, and the slots bound how many callers use it at once. Core's `Pool` does not fit there:
+ * it publishes create/destroy events for what it lends, which would be counted beside the
+ * driver's own connections, and it lends one object per resource where a slot lease needs a
+ * fresh handle that stops working when it is returned.
  */
 export class SlotGate {
   readonly limit: number;
@@ -38,7 +42,8 @@ export class SlotGate {
   }
 
   /**
-   * Take a slot, waiting up to `timeoutMs`. Rejects with `AcquireTimeoutError` at the deadline,
+   * Take a slot, waiting up to `timeoutMs` (0 or less: only a free slot; `Infinity`: no
+   * deadline). Rejects with `AcquireTimeoutError` at the deadline,
    * the abort reason when the signal aborts, `PoolClosedError` once the gate is closed.
    */
   take(timeoutMs: number, signal: AbortSignal | undefined, what: string): Promise<number> {
@@ -46,6 +51,7 @@ export class SlotGate {
     if (signal?.aborted) return Promise.reject(abortError(signal, what));
     const slot = this.#free.pop();
     if (slot !== undefined) return Promise.resolve(slot);
+    if (!(timeoutMs > 0)) return Promise.reject(this.#timeoutError(timeoutMs, what));
     return this.#enqueue(timeoutMs, signal, what);
   }
 
@@ -60,6 +66,10 @@ export class SlotGate {
   close(error: Error): void {
     this.#closedError ??= error;
     for (const waiter of this.#waiters.splice(0)) waiter.reject(this.#closedError);
+  }
+
+  #timeoutError(timeoutMs: number, what: string): AcquireTimeoutError {
+    return new AcquireTimeoutError(`${what}: no free slot within ${timeoutMs} ms`);
   }
 
   #enqueue(timeoutMs: number, signal: AbortSignal | undefined, what: string): Promise<number> {
@@ -81,9 +91,11 @@ export class SlotGate {
         },
       };
       const onAbort = () => waiter.reject(abortError(signal as AbortSignal, what));
-      const timer = setTimeout(() => {
-        waiter.reject(new AcquireTimeoutError(`${what}: no free slot within ${timeoutMs} ms`));
-      }, timeoutMs);
+      // setTimeout fires at once for delays past 2^31-1 ms, so longer waits get no timer at all.
+      const timer =
+        timeoutMs <= MAX_TIMER_MS
+          ? setTimeout(() => waiter.reject(this.#timeoutError(timeoutMs, what)), timeoutMs)
+          : undefined;
       signal?.addEventListener('abort', onAbort, { once: true });
       this.#waiters.push(waiter);
     });

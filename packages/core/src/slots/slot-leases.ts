@@ -1,10 +1,7 @@
-import {
-  type AcquireOptions,
-  AcquireTimeoutError,
-  type Lease,
-  LeaseLedger,
-  publish,
-} from '@kaygraph/core';
+import { AcquireTimeoutError } from '../errors.js';
+import { publish } from '../events.js';
+import { LeaseLedger } from '../lease-ledger.js';
+import type { AcquireOptions, Lease } from '../resource.js';
 import { SlotGate } from './slot-gate.js';
 
 /** What a slot lease lends: something bound to one slot that stops working once returned. */
