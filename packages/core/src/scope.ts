@@ -328,7 +328,7 @@ export class Scope implements AsyncDisposable {
     const failures: unknown[] = [];
     for (let i = entries.length - 1; i >= 0; i--) {
       try {
-        await this.#finalize(entries[i]!);
+        await this.#finalize(entries[i]!, inFlight);
       } catch (failure) {
         failures.push(failure);
       }
@@ -342,12 +342,15 @@ export class Scope implements AsyncDisposable {
     else this.#entries.push(entry);
   }
 
-  #finalize(entry: Entry): Promise<unknown> {
+  #finalize(entry: Entry, inFlight: unknown): Promise<unknown> {
     if (typeof entry === 'function') return attempt(entry);
     if (entry instanceof Scope) return entry.close();
     if (entry.lease.returned) return Promise.resolve();
     this.#reportLeak(entry.lease, entry.provider, entry.borrower);
-    return entry.lease.release();
+    // After a failure the resource may be mid-operation (a connection inside a transaction, a
+    // half-written buffer): destroying it is the only way to be sure the next borrower gets a
+    // clean one. After a clean end it is released for reuse.
+    return inFlight === undefined ? entry.lease.release() : entry.lease.destroy(inFlight);
   }
 
   /** Leave the parent's entries, so a parent that lives long does not collect closed children. */

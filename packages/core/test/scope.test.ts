@@ -341,6 +341,23 @@ describe('Scope leases', () => {
     expect(leaks[0]!.stack).toContain('scope.test.ts');
   });
 
+  it('releases a leftover lease after a clean end, destroys it after a failure', async () => {
+    const provider = new TestProvider();
+    const resources = new ResourcePool().add(provider);
+    const clean = resources.scope('clean');
+    const failed = resources.scope('failed');
+    const kept = await clean.acquire('test');
+    const broken = await failed.acquire('test');
+    const failure = new Error('work failed');
+
+    await clean.close();
+    await failed.close(failure).catch(() => undefined);
+
+    expect(provider.returns).toEqual([`release:${(kept.resource as { id: number }).id}`, `destroy:${(broken.resource as { id: number }).id}`]);
+    expect(provider.stats().inUse).toBe(0);
+    expect(resources.leaks()).toBe(2);
+  });
+
   it('publishes the leak itself for a provider without reportLeak', async () => {
     const leaks = collectLeaks();
     const provider = new TestProvider({ name: 'plain', withoutReportLeak: true });

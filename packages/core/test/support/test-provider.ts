@@ -44,6 +44,8 @@ export class TestProvider implements Provider<TestResource> {
   readonly kind = 'test';
   state: ProviderState = 'new';
   readonly ledger: LeaseLedger<TestResource>;
+  /** How each lease came back, in order: `release:<id>` or `destroy:<id>`. */
+  readonly returns: string[] = [];
   /** Every options object `acquire` was called with. */
   readonly acquireCalls: AcquireOptions[] = [];
   reportLeak?: (lease: Lease<TestResource>, details?: { stack?: string }) => void;
@@ -136,7 +138,16 @@ export class TestProvider implements Provider<TestResource> {
       if (waiter === undefined) this.#idle.push(r);
       else waiter.resolve(this.#issue(r, Date.now() - waiter.started, waiter.owner));
     };
-    const hooks = { release: giveBack, destroy: giveBack };
+    const hooks = {
+      release: (r: TestResource) => {
+        this.returns.push(`release:${r.id}`);
+        giveBack(r);
+      },
+      destroy: (r: TestResource) => {
+        this.returns.push(`destroy:${r.id}`);
+        giveBack(r);
+      },
+    };
     return this.ledger.issue(resource, resource.id, hooks, waitMs, owner);
   }
 }
