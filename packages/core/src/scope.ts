@@ -282,8 +282,9 @@ export class Scope implements AsyncDisposable {
 
   /**
    * End the scope: abort its signal, wait for acquires in flight, then close child scopes, run
-   * deferred cleanups and return leases still out, all in reverse order of registration. Every
-   * step runs even if an earlier one fails. Pass the error the work failed with, if any: when a
+   * deferred cleanups and return leases still out (reported as leaks; released after a clean
+   * end, destroyed when `error` is given), all in reverse order of registration. Every step runs
+   * even if an earlier one fails. Pass the error the work failed with, if any: when a
    * cleanup also fails, the returned promise rejects with a `CleanupError` that keeps both (its
    * `error` is the cleanup failure, or an AggregateError of several). Without an in-flight error,
    * it rejects with the cleanup failure itself (or an AggregateError). Idempotent: a second call
