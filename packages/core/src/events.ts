@@ -42,7 +42,12 @@ export interface KayGraphEvents {
     stack?: string;
     owner?: LeaseOwner;
   };
-  'resource:leak-returned': ResourceEvent & { leaseId: number; resourceId: number; heldMs: number };
+  'resource:leak-returned': ResourceEvent & {
+    leaseId: number;
+    resourceId: number;
+    /** How long the lease was out; `NaN` if its acquire time was not recorded (`acquiredAt`). */
+    heldMs: number;
+  };
   'provider:open': ResourceEvent & { kind: string };
   'provider:close': ResourceEvent & { kind: string; forced: boolean };
   'provider:health': ResourceEvent & { ok: boolean; latencyMs: number; error?: ErrorInfo };
