@@ -200,8 +200,11 @@ export class EventRecorder {
       on('resource:release', (e) => {
         const record = this.#watched(e.provider);
         if (record === undefined) return;
-        const heldMs = finite(e.heldMs) ?? 0;
         record.released++;
+        // A lease taken before anyone listened carries no acquire time (heldMs NaN): counted as
+        // returned, left out of the hold-time figures rather than recorded as 0.
+        const heldMs = finite(e.heldMs);
+        if (heldMs === undefined) return;
         record.hold.record(heldMs);
         this.#duration('hold', e.provider, heldMs);
         this.#node(e.owner)?.hold.record(heldMs);
