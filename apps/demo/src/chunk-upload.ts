@@ -1,5 +1,5 @@
 import type { FileHandle } from 'node:fs/promises';
-import type { AcquireOptions, NodeContext } from '@kaygraph/core';
+import type { NodeContext } from '@kaygraph/core';
 import type { HttpProvider } from '@kaygraph/provider-http';
 import { contentDigest } from './content-digest.js';
 import { ExportError } from './demo-errors.js';
@@ -31,8 +31,7 @@ export async function uploadChunk(
         'holds; use a smaller --chunk-rows',
     );
   }
-  const size: AcquireOptions = { size: chunk.bytes, signal } as AcquireOptions;
-  const buffer = await ctx.acquire<Buffer>('memory', size);
+  const buffer = await ctx.acquire<Buffer>('memory', { size: chunk.bytes, signal });
   try {
     const body = buffer.resource.subarray(0, chunk.bytes);
     await readWhole(ctx, chunk, body, signal);
@@ -60,7 +59,7 @@ async function readWhole(
     path: chunk.path,
     flags: 'r',
     signal,
-  } as AcquireOptions);
+  });
   try {
     let offset = 0;
     while (offset < into.length) {
