@@ -31,6 +31,21 @@ export interface UploadReceiverOptions {
   faults?: ReceiverFaults;
   /** Wait this long before answering each PUT, to play a slow server. Default 0. */
   delayMs?: number;
+  /**
+   * Called once for each chunk stored (never for a repeat), with the body as received, so a
+   * caller can check which rows arrived and not only how many. Default none.
+   */
+  onStore?: (upload: StoredUpload) => void;
+}
+
+/** A chunk the receiver stored, as handed to `onStore`. */
+export interface StoredUpload {
+  /** The `Idempotency-Key` it was stored under. */
+  key: string;
+  runId: string;
+  rows: number;
+  /** The gzip NDJSON bytes that were sent. */
+  body: Buffer;
 }
 
 /** What the receiver has seen so far. */
@@ -189,16 +204,18 @@ class ReceiverState {
     // one instead of counting the chunk twice.
     const counting = countNdjsonRows(body).then((rows) => ({ runId, digest, rows }));
     this.inFlight.set(key, counting);
+    let chunk: StoredChunk;
     try {
-      const chunk = await counting;
-      this.stored.set(key, chunk);
-      answer(res, 201, { rows: chunk.rows });
+      chunk = await counting;
     } catch {
       this.counters.rejected += 1;
-      answer(res, 400, { error: 'body is not valid gzip' });
+      return answer(res, 400, { error: 'body is not valid gzip' });
     } finally {
       this.inFlight.delete(key);
     }
+    this.stored.set(key, chunk);
+    answer(res, 201, { rows: chunk.rows });
+    this.options.onStore?.({ key, runId, rows: chunk.rows, body });
   }
 
   private injectFault(req: IncomingMessage, res: ServerResponse): boolean {

@@ -32,6 +32,11 @@ export interface SmtpCapture {
   messages(): readonly CapturedMessage[];
   /** Connections refused while playing down. */
   refused(): number;
+  /**
+   * Play down (refuse connections with 421) for `ms` from now, replacing the window set so far;
+   * 0 brings the server back at once. Lets a test keep the server down until a chosen moment.
+   */
+  refuseFor(ms: number): void;
   /** Stop listening and close open sessions. Idempotent. */
   close(): Promise<void>;
 }
@@ -43,7 +48,7 @@ export interface SmtpCapture {
 export async function startSmtpCapture(options: SmtpCaptureOptions): Promise<SmtpCapture> {
   await mkdir(options.outbox, { recursive: true });
   const captured: CapturedMessage[] = [];
-  const startedAt = Date.now();
+  let refuseUntil = Date.now() + (options.refuseForMs ?? 0);
   let refused = 0;
 
   const server = new SMTPServer({
@@ -53,7 +58,7 @@ export async function startSmtpCapture(options: SmtpCaptureOptions): Promise<Smt
     logger: false,
     closeTimeout: 1000,
     onConnect(_session, callback) {
-      if (Date.now() - startedAt < (options.refuseForMs ?? 0)) {
+      if (Date.now() < refuseUntil) {
         refused += 1;
         const refusal = Object.assign(new Error('capture server not ready'), { responseCode: 421 });
         return callback(refusal);
@@ -87,6 +92,9 @@ export async function startSmtpCapture(options: SmtpCaptureOptions): Promise<Smt
     outbox: options.outbox,
     messages: () => captured,
     refused: () => refused,
+    refuseFor(ms) {
+      refuseUntil = Date.now() + ms;
+    },
     close() {
       closed ??= new Promise<void>((resolve) => server.close(() => resolve()));
       return closed;
