@@ -41,7 +41,9 @@ export interface AcquireOptions {
  * What `Scope.acquire` and `ctx.acquire` pass on to a provider: the common options plus any the
  * provider adds (the file provider's `path`, the memory provider's `size`).
  */
-export type ProviderAcquireOptions = AcquireOptions & { readonly [option: string]: unknown };
+export type ProviderAcquireOptions =
+  | AcquireOptions
+  | (AcquireOptions & { readonly [option: string]: unknown });
 
 /** A borrowed resource. Return it exactly once, with `release()`, `destroy()` or `await using`. */
 export interface Lease<R> extends AsyncDisposable {
