@@ -1,3 +1,4 @@
+import { inspect } from 'node:util';
 import { KayGraphError, type KayGraphErrorOptions, redactText } from '@kaygraph/core';
 import pg from 'pg';
 
@@ -75,7 +76,7 @@ export function connectError(error: unknown, target: DbTarget, secrets: readonly
   const message = `cannot connect to PostgreSQL at ${targetLabel(target)}: ${reason}`;
   return new DbConnectError(redactText(message, secrets), {
     ...target,
-    cause: error,
+    cause: safeCause(error, secrets),
     ...sqlFacts(error),
   });
 }
@@ -91,12 +92,36 @@ export function statementError(error: unknown, target: DbTarget, secrets: readon
     const message = `lost the connection to PostgreSQL at ${targetLabel(target)}: ${reason}`;
     return new DbConnectError(redactText(message, secrets), {
       ...target,
-      cause: error,
+      cause: safeCause(error, secrets),
       ...sqlFacts(error),
     });
   }
   const message = `query failed on PostgreSQL at ${targetLabel(target)}: ${reason}`;
-  return new DbError(redactText(message, secrets), { ...target, cause: error, ...sqlFacts(error) });
+  return new DbError(redactText(message, secrets), {
+    ...target,
+    cause: safeCause(error, secrets),
+    ...sqlFacts(error),
+  });
+}
+
+/**
+ * The driver's error, to keep as the `cause`. A server may repeat what it was sent (a password
+ * in a failed login), so an error that shows a secret anywhere is replaced by a copy whose text
+ * fields have it masked; the rest are kept as they are.
+ */
+function safeCause(error: unknown, secrets: readonly string[]): unknown {
+  if (!(error instanceof Error)) return error;
+  const shown = inspect(error, { depth: 4 });
+  if (!secrets.some((secret) => secret.length >= 3 && shown.includes(secret))) return error;
+
+  const copy = new Error(redactText(error.message, secrets));
+  copy.name = error.name;
+  copy.stack = redactText(error.stack ?? '', secrets);
+  for (const [key, value] of Object.entries(error)) {
+    const kept = typeof value === 'string' ? redactText(value, secrets) : value;
+    if (typeof kept !== 'object' && typeof kept !== 'function') Object.assign(copy, { [key]: kept });
+  }
+  return copy;
 }
 
 function reasonOf(error: unknown, secrets: readonly string[]): string {

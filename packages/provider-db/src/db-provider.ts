@@ -2,6 +2,7 @@ import {
   type AcquireOptions,
   AcquireTimeoutError,
   abortError,
+  ForeignLeaseError,
   type CloseOptions,
   checkInteger,
   describe as describeError,
@@ -17,6 +18,7 @@ import {
   type ReturnHooks,
 } from '@kaygraph/core';
 import pg from 'pg';
+import { backendKey, cancelStatement } from './cancel-request.js';
 import { ConnectionTally } from './connection-tally.js';
 import { connectError, isConnectionFailure, statementError, targetLabel } from './db-errors.js';
 import { type DbProviderOptions, type ResolvedDbOptions, resolveDbOptions } from './db-options.js';
@@ -72,6 +74,8 @@ class PgProvider implements DbProvider {
   #forced = false;
   #drained: (() => void) | undefined;
   #poolEnded = false;
+  /** Cancel requests on their way, so close() leaves no socket behind. */
+  readonly #cancels = new Set<Promise<void>>();
 
   constructor(options: ResolvedDbOptions) {
     this.name = options.name;
@@ -93,8 +97,10 @@ class PgProvider implements DbProvider {
     this.#pool = this.#createPool();
     this.#returnHooks = {
       release: (client) => this.#returnClient(client),
-      destroy: (client, reason) =>
-        this.#discard(client, `destroyed by its holder: ${describeError(reason)}`),
+      destroy: (client, reason) => {
+        this.#cancelStatement(client);
+        this.#discard(client, `destroyed by its holder: ${describeError(reason)}`);
+      },
     };
   }
 
@@ -226,6 +232,11 @@ class PgProvider implements DbProvider {
     };
   }
 
+  /** Count a lease as leaked (a scope ended with it still out), with the borrower's stack. */
+  reportLeak(lease: DbLease, details?: { stack?: string }): void {
+    this.#ledger.reportLeak(lease, details);
+  }
+
   describe(): DbDescription {
     const { host, port, database, user } = this.#options.target;
     return {
@@ -313,6 +324,7 @@ class PgProvider implements DbProvider {
   async #connectChecked(): Promise<pg.PoolClient | undefined> {
     const client = await this.#pool.connect();
     const state = this.#stateOf(client);
+    this.#takeDriverRelease(client, state);
     if (state.failure !== undefined) {
       this.#discard(client, 'connection failed while idle');
       return undefined;
@@ -383,16 +395,51 @@ class PgProvider implements DbProvider {
       return;
     }
     state.releasedAt = Date.now();
-    client.release();
+    this.#driverRelease(state);
     this.#checkDrained();
+  }
+
+  /**
+   * A lent connection being destroyed may be running a statement (an abort, a node timeout, a
+   * close that ran out of time), which closing its socket does not stop. The cancel is not
+   * awaited, so an abort still rejects at once; close() waits for it.
+   */
+  #cancelStatement(client: pg.PoolClient): void {
+    const key = backendKey(client);
+    if (key === undefined || this.#stateOf(client).failure !== undefined) return;
+    const sent: Promise<void> = cancelStatement(key, this.#options.connectTimeoutMs).then(() => {
+      this.#cancels.delete(sent);
+    });
+    this.#cancels.add(sent);
   }
 
   /** pg-pool destroys a client released with an error. */
   #discard(client: pg.PoolClient, reason: string): void {
     const state = this.#stateOf(client);
     state.destroyReason ??= reason;
-    client.release(new Error(reason));
+    this.#driverRelease(state, new Error(reason));
     this.#checkDrained();
+  }
+
+  /**
+   * pg-pool gives every checkout its own `client.release`. Called by the borrower, it would put
+   * the connection back behind its lease's back, to be lent to a second borrower while the first
+   * still uses it; so the provider keeps it and leaves one on the client that refuses.
+   */
+  #takeDriverRelease(client: pg.PoolClient, state: ClientState): void {
+    state.driverRelease = client.release;
+    client.release = () => {
+      throw new ForeignLeaseError(
+        `connection ${state.id} of provider "${this.name}" is lent through a lease: return it ` +
+          'with lease.release() or lease.destroy(error), not client.release()',
+      );
+    };
+  }
+
+  #driverRelease(state: ClientState, error?: Error): void {
+    const release = state.driverRelease;
+    state.driverRelease = undefined;
+    release?.(error);
   }
 
   #acquireError(error: unknown, started: number, owner: LeaseOwner | undefined): unknown {
@@ -497,6 +544,7 @@ class PgProvider implements DbProvider {
       await this.#pool.end();
       await this.#tally.untilAllRemoved(REMOVE_WAIT_MS);
     }
+    await Promise.all(this.#cancels);
     this.#ledger.close();
     if (this.#state === 'closed') return;
     this.#state = 'closed';

@@ -45,8 +45,8 @@ export interface DbProvider extends Provider<pg.PoolClient> {
   acquire(options?: AcquireOptions): Promise<DbLease>;
   /**
    * Run one statement on a connection of its own. If `signal` aborts while the statement runs,
-   * the connection is closed (PostgreSQL ends the statement when it notices) and the call
-   * rejects with `AbortedError` at once.
+   * the call rejects with `AbortedError` at once, the statement is cancelled on the server and
+   * the connection is closed.
    */
   query<T extends pg.QueryResultRow = pg.QueryResultRow>(
     sql: string,

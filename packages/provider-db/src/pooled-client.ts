@@ -12,6 +12,8 @@ export interface ClientState {
   failure: Error | undefined;
   /** Why the provider removed it, for the destroy event. */
   destroyReason: string | undefined;
+  /** pg-pool's `release` of the current checkout, which only the provider may call. */
+  driverRelease: ((error?: Error) => void) | undefined;
 }
 
 /** Hooks the provider gives the client class. Successful connects arrive as pg-pool's `connect`. */
@@ -79,6 +81,7 @@ export class ClientBook {
       releasedAt: undefined,
       failure: undefined,
       destroyReason: undefined,
+      driverRelease: undefined,
     };
     this.#states.set(client, state);
     client.on('error', (error: Error) => this.hooks.failed(client, state, error));

@@ -1,0 +1,73 @@
+import { ResourcePool } from '@kaygraph/core';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createDbProvider, type DbProvider, type DbProviderOptions } from '../src/index.js';
+import { type PgTarget, recordEvents, startTarget, testAppName, until } from './pg-target.js';
+
+const appName = testAppName('leak-detection');
+// Starting embedded PostgreSQL (the fallback) can take many seconds on a busy machine.
+const STARTUP_TIMEOUT_MS = 120_000;
+let target: PgTarget;
+const providers: DbProvider[] = [];
+
+beforeAll(async () => {
+  target = await startTarget();
+}, STARTUP_TIMEOUT_MS);
+
+afterEach(async () => {
+  await Promise.all(providers.splice(0).map((p) => p.destroy()));
+});
+
+afterAll(async () => {
+  await target.close();
+});
+
+function provider(options: DbProviderOptions = {}): DbProvider {
+  const db = createDbProvider({ connectionString: target.url, applicationName: appName, ...options });
+  providers.push(db);
+  return db;
+}
+
+describe('a connection never given back', () => {
+  it('is reported past leakDetectionMs with the borrower stack, and again when it returns', async () => {
+    const events = recordEvents();
+    try {
+      const db = provider({ name: 'db-leaky', leakDetectionMs: 50 });
+      const lease = await db.acquire({ owner: { node: 'export' } });
+
+      await until(() => db.stats().leaks === 1);
+      const leaks = events.named('resource:leak').filter((e) => e.provider === 'db-leaky');
+      expect(leaks).toHaveLength(1);
+      expect(leaks[0]).toMatchObject({ leaseId: lease.id, owner: { node: 'export' } });
+      expect(leaks[0]?.stack).toContain('db-leak-detection.test.ts');
+
+      await lease.release();
+      const returned = events
+        .named('resource:leak-returned')
+        .filter((e) => e.provider === 'db-leaky');
+      expect(returned).toMatchObject([{ leaseId: lease.id }]);
+      expect(db.stats()).toMatchObject({ leaks: 1, inUse: 0, idle: 1 });
+    } finally {
+      events.stop();
+    }
+  });
+
+  it('is returned when its scope ends, and counted as a leak by the provider', async () => {
+    const events = recordEvents();
+    try {
+      const db = provider({ name: 'db-scoped' });
+      const scope = new ResourcePool().add(db).scope('export', { owner: { runId: 'run-1' } });
+      const lease = await scope.acquire('db-scoped');
+
+      await scope.close();
+
+      expect(lease.returned).toBe(true);
+      const leaks = events.named('resource:leak').filter((e) => e.provider === 'db-scoped');
+      expect(leaks).toHaveLength(1);
+      expect(leaks[0]?.stack).toContain('db-leak-detection.test.ts');
+      expect(db.stats()).toMatchObject({ leaks: 1, inUse: 0, idle: 1, destroyed: 0 });
+      await expect(db.query('SELECT 1 AS ok')).resolves.toMatchObject({ rows: [{ ok: 1 }] });
+    } finally {
+      events.stop();
+    }
+  });
+});
