@@ -163,7 +163,8 @@ class UndiciHttpProvider implements HttpProvider {
     if (this.#state === 'closing' || this.#state === 'closed') throw closedError(this.name);
     this.#markOpen();
     const timeoutMs = options.timeoutMs ?? this.#options.acquireTimeoutMs;
-    return this.#slots.acquire((slot) => new SlotHandle(slot, this), options, timeoutMs);
+    // Awaited, not returned: the leak detector's stack of the borrower follows awaits only.
+    return await this.#slots.acquire((slot) => new SlotHandle(slot, this), options, timeoutMs);
   }
 
   async request(options: HttpRequestOptions): Promise<HttpResponse> {
@@ -172,7 +173,8 @@ class UndiciHttpProvider implements HttpProvider {
     try {
       return await this.#send(req, options.signal);
     } finally {
-      await lease.release();
+      // A forced shutdown may have taken the slot back already.
+      if (!lease.returned) await lease.release();
     }
   }
 
@@ -263,6 +265,11 @@ class UndiciHttpProvider implements HttpProvider {
     return this.#destroying;
   }
 
+  /** Count a lease as leaked (a scope ended with it still out), with the borrower's stack. */
+  reportLeak(lease: Lease<HttpSlot>, details?: { stack?: string }): void {
+    this.#slots.ledger.reportLeak(lease as Lease<SlotHandle>, details);
+  }
+
   describe(): Record<string, unknown> {
     const o = this.#options;
     return {
@@ -288,7 +295,7 @@ class UndiciHttpProvider implements HttpProvider {
     const drained = await this.#slots.waitForReturn(timeoutMs);
     if (this.#destroying) return this.#destroying;
     if (drained) await this.#pool.close();
-    else await this.#forceShut(closedError(this.name));
+    else await this.#forceShut(closedError(this.name), true);
     this.#finishShutdown(!drained);
   }
 
@@ -300,9 +307,23 @@ class UndiciHttpProvider implements HttpProvider {
     this.#finishShutdown(true);
   }
 
-  async #forceShut(error: PoolClosedError): Promise<void> {
+  async #forceShut(error: PoolClosedError, leaked = false): Promise<void> {
     this.#shutdown.abort(error);
+    this.#writeOffSlots(error, leaked);
     await this.#pool.destroy(error);
+  }
+
+  /**
+   * Take back the slots still lent when shutdown stops waiting for them, so `stats()` says
+   * nothing is lent and a late release by the holder is refused (`LeaseReleasedError`). A slot a
+   * graceful close waited for in vain is reported as a leak first.
+   */
+  #writeOffSlots(reason: unknown, leaked: boolean): void {
+    const { ledger } = this.#slots;
+    for (const lease of ledger.outstanding()) {
+      if (leaked) ledger.reportLeak(lease);
+      lease.destroy(reason).catch(() => {});
+    }
   }
 
   #beginShutdown(): void {

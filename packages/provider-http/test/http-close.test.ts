@@ -72,8 +72,9 @@ describe('close', () => {
     events.stop();
 
     expect(events.forced).toEqual([true]);
-    await lease.release();
-    expect(provider.stats().inUse).toBe(0);
+    // Written off by the close: nothing lent, and the holder's late release is refused.
+    expect(provider.stats()).toMatchObject({ inUse: 0, leaks: 1 });
+    await expect(lease.release()).rejects.toMatchObject({ code: 'KG_LEASE_RELEASED' });
   });
 });
 

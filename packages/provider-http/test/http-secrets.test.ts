@@ -1,7 +1,8 @@
+import { inspect } from 'node:util';
 import { subscribeAll } from '@kaygraph/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type HttpProvider, createHttpProvider } from '../src/index.js';
-import { type TestServer, startServer } from './support/test-server.js';
+import { type TestServer, freePort, startServer } from './support/test-server.js';
 
 const TOKEN = 'tok-9f8e7d6c5b4a-secret';
 const PASSWORD = 'pw-Zx81-hidden';
@@ -36,6 +37,8 @@ function everything(error: unknown): string {
   for (let e = error, depth = 0; e instanceof Error && depth < 5; depth++, e = e.cause) {
     parts.push(e.message, String(e), e.stack ?? '', JSON.stringify(e));
   }
+  // Every own field of the error and its causes, however deep.
+  parts.push(inspect(error, { depth: 10 }));
   return parts.join('\n');
 }
 
@@ -97,5 +100,60 @@ describe('secrets', () => {
     expect(text).toContain('rejected credentials');
     for (const secret of [PASSWORD, basic, TOKEN]) expect(text).not.toContain(secret);
     expect(http.origin).toBe(server.origin);
+  });
+
+  it('keep every credential out of refused connects, timeouts, aborts and shutdown', async () => {
+    server = await leakyServer();
+    const events: string[] = [];
+    stop = subscribeAll((payload, name) => events.push(`${name} ${JSON.stringify(payload)}`));
+    const withCredentials = (origin: string) => origin.replace('//', `//bob:${PASSWORD}@`);
+    const headers = { authorization: `Bearer ${TOKEN}`, 'x-api-key': TOKEN };
+    const options = { connections: 1, headers, retry: { minDelayMs: 1, maxDelayMs: 2 } };
+    http = createHttpProvider({
+      ...options,
+      origin: withCredentials(server.origin),
+      headersTimeoutMs: 100,
+      acquireTimeoutMs: 50,
+    });
+    const down = createHttpProvider({
+      ...options,
+      origin: withCredentials(`http://127.0.0.1:${await freePort()}`),
+    });
+    const provider = http;
+
+    const errors = [
+      await down.request({ path: '/' }).catch((e: unknown) => e),
+      await provider.request({ path: '/hang' }).catch((e: unknown) => e),
+      await provider
+        .request({ path: '/hang', signal: AbortSignal.abort('gave up') })
+        .catch((e: unknown) => e),
+    ];
+    const held = await provider.acquire();
+    errors.push(await provider.request({ path: '/denied' }).catch((e: unknown) => e));
+    const reports = [await down.check(), await provider.check()];
+    const described = [provider.describe(), down.describe(), provider.stats(), down.stats()];
+    await provider.close({ timeoutMs: 20 });
+    await down.destroy();
+    errors.push(await held.resource.request({ path: '/' }).catch((e: unknown) => e));
+    errors.push(await provider.request({ path: '/' }).catch((e: unknown) => e));
+
+    expect(errors.every((e) => e instanceof Error)).toBe(true);
+    expect(errors.map((e) => (e as { code?: string }).code)).toEqual([
+      'KG_HTTP_REQUEST',
+      'KG_HTTP_TIMEOUT',
+      'KG_ABORTED',
+      'KG_ACQUIRE_TIMEOUT',
+      'KG_LEASE_RELEASED',
+      'KG_POOL_CLOSED',
+    ]);
+    const basic = Buffer.from(`bob:${PASSWORD}`).toString('base64');
+    const text = [
+      ...errors.map(everything),
+      ...events,
+      ...reports.map((r) => JSON.stringify(r)),
+      ...described.map((d) => JSON.stringify(d)),
+    ].join('\n');
+    expect(text).toContain('ECONNREFUSED');
+    for (const secret of [TOKEN, PASSWORD, basic]) expect(text).not.toContain(secret);
   });
 });
