@@ -1,8 +1,9 @@
 // Group 7: what attaching the monitor costs the export. The demo always creates its monitor and
 // has no switch to leave it out, so "without" runs the same CLI with `@kaygraph/monitor` resolved
-// to a stand-in that subscribes to nothing (bench/lib/no-monitor.js, a module hook; the demo's
-// code is unchanged). With no subscriber the core builds no events either, so the difference is
-// the whole cost: loading prom-client, the event payloads, and the monitor's bookkeeping.
+// to a stand-in that subscribes to nothing (bench/lib/monitor-switch.js, a module hook loaded
+// into both contenders alike; the demo's code is unchanged). With no subscriber the core builds
+// no events either, so the difference is the whole cost: loading prom-client, the event
+// payloads, and the monitor's bookkeeping.
 import { exportRounds, timeTables } from '../lib/export-rounds.js';
 import { demoExport, exportSource } from '../lib/export-runs.js';
 import { ROWS_PER_SCALE, pgbenchDatabase } from '../lib/pgbench-db.js';

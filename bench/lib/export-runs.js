@@ -12,7 +12,7 @@ import { runNodeChild } from './run-child.js';
 const DEMO_DIST = new URL('../../apps/demo/dist/', import.meta.url);
 const DEMO_CLI = fileURLToPath(new URL('cli.js', DEMO_DIST));
 const PLAIN_EXPORT = fileURLToPath(new URL('../baselines/plain-export.js', import.meta.url));
-const NO_MONITOR = new URL('./no-monitor.js', import.meta.url).href;
+const MONITOR_SWITCH = new URL('./monitor-switch.js', import.meta.url).href;
 
 /** The demo's defaults, given to both contenders explicitly so they cannot drift apart. */
 export const EXPORT_SETTINGS = { batchSize: 1000, chunkRows: 10_000, concurrency: 4 };
@@ -64,10 +64,11 @@ function childEnv(services) {
 }
 
 /**
- * One export through the demo CLI. `monitor: false` runs it with the monitor swapped for a
- * stand-in that does nothing. Resolves `{ wallMs, maxRssKb, cpuMs, rows, report }`.
+ * One export through the demo CLI. With `monitor` given, the run goes through the monitor switch
+ * (monitor-switch.js), and `monitor: false` swaps the monitor for a stand-in that does nothing.
+ * Resolves `{ wallMs, maxRssKb, cpuMs, rows, report }`.
  */
-export async function demoExport(services, { dbUrl, source, expectedRows, monitor = true }) {
+export async function demoExport(services, { dbUrl, source, expectedRows, monitor }) {
   const report = join(services.tmp, `demo-report-${process.pid}.json`);
   const what = source.table ? ['--table', source.table] : ['--query', source.sql];
   const args = [
@@ -88,8 +89,10 @@ export async function demoExport(services, { dbUrl, source, expectedRows, monito
     '--report',
     report,
   ];
-  const preload = monitor ? [] : [NO_MONITOR];
-  const options = { tmp: services.tmp, env: childEnv(services), preload };
+  const env = childEnv(services);
+  const preload = monitor === undefined ? [] : [MONITOR_SWITCH];
+  if (monitor === false) env.KAYGRAPH_BENCH_MONITOR = 'off';
+  const options = { tmp: services.tmp, env, preload };
   const run = await again(() => runNodeChild(DEMO_CLI, args, options), 'demo');
   return finish(run, report, expectedRows, 'demo');
 }

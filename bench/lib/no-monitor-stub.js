@@ -1,5 +1,5 @@
-// What the demo calls on a monitor, doing nothing: no event subscriptions, no timers, so the core
-// publishes no events either (it builds them only for subscribers).
+// What the demo calls on a monitor, doing nothing (see monitor-switch.js): no event subscriptions,
+// no timers, so the core publishes no events either (it builds them only for subscribers).
 export function createMonitor() {
   return {
     snapshot: () => ({}),

@@ -48,6 +48,7 @@ export function renderMarkdown(machine, results) {
     'Ratios compare contenders measured in the same process run, in interleaved rounds; a ratio',
     'above 1 means KayGraph did better. Absolute numbers on a shared machine are noise.',
     'Regenerate with `pnpm bench`; `bench/results.json` keeps the raw figures of this run.',
+    'What was measured about the causes of the goals not met is in `bench/FINDINGS.md`.',
   ];
   for (const result of results) {
     if (result.error) {
