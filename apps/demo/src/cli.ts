@@ -30,8 +30,25 @@ function onSignal(name: NodeJS.Signals): void {
   }, SIGNAL_GRACE_MS).unref();
 }
 
+/**
+ * The event loop ran dry while the run was still waiting: some promise can never settle (a driver
+ * that dropped a callback when its connection died, say). Node would end the process with exit
+ * code 13, no report and the temp files left behind. Stopping the run instead unwinds it the way
+ * an interrupt does (leases returned, temp files removed, report written) and fails it, saying
+ * so. If even that stalls, the synchronous cleanups run and the process leaves.
+ */
+function onStall(): void {
+  if (!stop.signal.aborted) {
+    stop.abort(new Error('the run stalled: it waited for something that can no longer happen'));
+    return;
+  }
+  runEmergencyCleanups();
+  process.exit(signalExit ?? 1);
+}
+
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);
+process.on('beforeExit', onStall);
 
 const { main, crashed, EXIT_FAILED } = await import('./main.js');
 try {
@@ -47,4 +64,5 @@ try {
 } finally {
   process.off('SIGINT', onSignal);
   process.off('SIGTERM', onSignal);
+  process.off('beforeExit', onStall);
 }
