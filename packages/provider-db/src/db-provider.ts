@@ -4,6 +4,7 @@ import {
   abortError,
   ForeignLeaseError,
   type CloseOptions,
+  checkBoolean,
   checkInteger,
   describe as describeError,
   errorInfo,
@@ -178,6 +179,7 @@ class PgProvider implements DbProvider {
     options: DbStreamOptions = {},
   ): AsyncIterable<T[]> {
     const batchSize = checkInteger('stream', 'batchSize', options.batchSize, 1000, { min: 1 });
+    const readOnly = checkBoolean('stream', 'readOnly', options.readOnly, true);
     const provider = this;
     return {
       async *[Symbol.asyncIterator]() {
@@ -186,6 +188,7 @@ class PgProvider implements DbProvider {
           sql,
           params,
           batchSize,
+          readOnly,
           signal: options.signal,
           mapError: (error) => provider.#statementError(error),
           markBroken: (error) => provider.#tally.failed(provider.#stateOf(lease.resource), error),

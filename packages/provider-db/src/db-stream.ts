@@ -9,6 +9,8 @@ export interface CursorRead {
   sql: string;
   params: readonly unknown[] | undefined;
   batchSize: number;
+  /** Open the cursor's transaction `READ ONLY`, so the statement cannot change data. */
+  readOnly: boolean;
   signal: AbortSignal | undefined;
   /** Turns a driver failure into the error the caller sees. */
   mapError(error: unknown): unknown;
@@ -21,7 +23,8 @@ export interface CursorRead {
  * lease however iteration ends. The cursor runs inside BEGIN/COMMIT: on a real server this is
  * what the implicit transaction of an open portal already is, and the embedded server's
  * multiplexer keeps a transaction's connection to itself, so other connections cannot
- * interleave with the portal.
+ * interleave with the portal. A read-only transaction makes "read" a promise the server keeps:
+ * a `DELETE … RETURNING` handed to a reader fails instead of emptying the table.
  */
 export async function* readCursor<T extends pg.QueryResultRow>(
   lease: Lease<pg.PoolClient>,
@@ -31,7 +34,7 @@ export async function* readCursor<T extends pg.QueryResultRow>(
   let cursor: Cursor<T> | undefined;
   let state: CursorState = 'open';
   try {
-    await client.query('BEGIN');
+    await client.query(read.readOnly ? 'BEGIN READ ONLY' : 'BEGIN');
     cursor = client.query(new Cursor<T>(read.sql, read.params));
     for (;;) {
       if (read.signal?.aborted) throw abortError(read.signal, 'stream');

@@ -18,6 +18,13 @@ export interface DbCallOptions {
 export interface DbStreamOptions extends DbCallOptions {
   /** Rows fetched per round trip and yielded per batch. Default `1000`. */
   batchSize?: number;
+  /**
+   * Run the cursor in a `READ ONLY` transaction, so a statement that would change data (an
+   * `INSERT`, `UPDATE` or `DELETE … RETURNING`, a function with side effects) fails with
+   * `DbError` of `sqlState` `25006` and changes nothing. Set `false` to stream the rows of a
+   * writing statement on purpose. Default `true`.
+   */
+  readOnly?: boolean;
 }
 
 /** Non-secret facts about the provider's configuration, for the monitor. */
@@ -72,7 +79,8 @@ export interface DbProvider extends Provider<pg.PoolClient> {
   ): Promise<T>;
   /**
    * Read a statement's rows in batches through a server-side cursor, holding one lease while
-   * iterating and returning it on end, `break`, throw or abort. Only one batch is in memory.
+   * iterating and returning it on end, `break`, throw or abort. Only one batch is in memory. The
+   * cursor runs in a read-only transaction unless `readOnly: false` is given.
    *
    * @example
    * for await (const rows of db.stream('SELECT * FROM events WHERE day = $1', [day])) {
