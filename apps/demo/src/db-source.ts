@@ -1,5 +1,5 @@
 import type { LeaseOwner } from '@kaygraph/core';
-import type { DbProvider } from '@kaygraph/provider-db';
+import { DbError, type DbProvider } from '@kaygraph/provider-db';
 import { ExportError } from './demo-errors.js';
 import type { ExportSource } from './options.js';
 import { quoteIdentifier } from './sql-name.js';
@@ -109,4 +109,23 @@ export function resumeStatement(
     sql: `SELECT * FROM ${table} WHERE (${columns}) > (${params}) ORDER BY ${columns}`,
     params: last,
   };
+}
+
+/** SQLSTATE `read_only_sql_transaction`: the statement tried to write in a read-only transaction. */
+const READ_ONLY_VIOLATION = '25006';
+
+/**
+ * The error a failed read is reported with. The db provider streams inside a read-only
+ * transaction, so a `--query` that writes (`DELETE … RETURNING`, say) is refused by PostgreSQL
+ * before it changes anything; that refusal is said in the export's terms. Any other error is
+ * returned as it is.
+ */
+export function readFailure(error: unknown, plan: ReadPlan): unknown {
+  if (!DbError.isInstance(error) || error.sqlState !== READ_ONLY_VIOLATION) return error;
+  const what = plan.table === undefined ? '--query' : plan.label;
+  return new ExportError(
+    `${what} tried to change data; an export only reads, so it ran read-only and nothing was ` +
+      `changed: ${error.message}`,
+    { cause: error },
+  );
 }

@@ -1,6 +1,12 @@
 import type { LeaseOwner } from '@kaygraph/core';
 import { pause } from './pause.js';
-import { type DbSource, type ReadPlan, type Row, resumeStatement } from './db-source.js';
+import {
+  type DbSource,
+  type ReadPlan,
+  type Row,
+  readFailure,
+  resumeStatement,
+} from './db-source.js';
 
 export interface ResumableReadOptions {
   /** Rows per cursor read. */
@@ -37,6 +43,8 @@ export async function* readRows(
     try {
       const batches = db.stream<Row>(statement.sql, statement.params, {
         batchSize: options.batchSize,
+        // An export reads; a `--query` that would write is refused before it changes anything.
+        readOnly: true,
         signal: options.signal,
         ...(options.owner ? { owner: options.owner } : {}),
       });
@@ -51,8 +59,10 @@ export async function* readRows(
     } catch (error) {
       const resumable = plan.key !== undefined || !delivered;
       failures += 1;
-      if (options.signal.aborted || !resumable || failures >= maxAttempts) throw error;
-      if (!options.isTransient(error)) throw error;
+      if (options.signal.aborted) throw error;
+      if (!resumable || failures >= maxAttempts || !options.isTransient(error)) {
+        throw readFailure(error, plan);
+      }
       options.onRetry?.(error, failures);
       await pause(Math.min(100 * 2 ** failures, 3000), options.signal, 'read retry wait');
     }

@@ -1,4 +1,5 @@
 import { createServer } from 'node:net';
+import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type UploadReceiver, startUploadReceiver } from '../src/receiver.js';
 import {
@@ -72,6 +73,34 @@ describe('demo with bad input', () => {
     const line = await expectFailure(['--table', 'no_such_table'], 1);
     expect(line).toContain('no_such_table');
     expect(line).toContain('does not exist');
+  });
+
+  it('query that writes: refused, names the problem, changes nothing', async () => {
+    const url = process.env.KAYGRAPH_TEST_PG_URL;
+    // Against the real server a table of its own shows nothing changed; without one, the
+    // embedded database's sample table takes the DELETE.
+    const table = url === undefined ? 'sample_orders' : `kg_demo_write_${process.pid}`;
+    const admin = url === undefined ? undefined : new pg.Client({ connectionString: url });
+    await admin?.connect();
+    try {
+      await admin?.query(`CREATE TABLE ${table} AS SELECT g AS id FROM generate_series(1, 5) g`);
+      const db = url === undefined ? [] : ['--db-url', url];
+      const sql = `DELETE FROM ${table} RETURNING *`;
+
+      const line = await expectFailure([...db, '--query', sql], 1);
+
+      expect(line).toContain('--query tried to change data');
+      expect(line).toContain('read-only');
+      const report = await readReport(workspace);
+      expect(report.rows.read).toBe(0);
+      if (admin !== undefined) {
+        const left = await admin.query(`SELECT count(*)::int AS n FROM ${table}`);
+        expect(left.rows[0].n).toBe(5);
+      }
+    } finally {
+      await admin?.query(`DROP TABLE IF EXISTS ${table}`);
+      await admin?.end();
+    }
   });
 
   it('table name that is not an identifier: usage error naming it', async () => {
