@@ -140,18 +140,21 @@ class SmtpMailProvider implements MailProvider {
     if (this.#state === 'closing' || this.#state === 'closed') throw closedError(this.name);
     this.#markOpen();
     const timeoutMs = options.timeoutMs ?? this.#options.acquireTimeoutMs;
-    return this.#slots.acquire((slot) => new SlotHandle(slot, this), options, timeoutMs);
+    // Awaited, not returned: the leak detector's stack of the borrower follows awaits only.
+    return await this.#slots.acquire((slot) => new SlotHandle(slot, this), options, timeoutMs);
   }
 
   async send(message: MailMessage, options: MailSendOptions = {}): Promise<MailSendResult> {
     const prepared = prepareMessage(message, this.#options.from);
     const lease = await this.acquire(options);
     let unsettled = 0;
+    // A forced shutdown may have taken the slot back already; giving it back then is no error.
+    const giveBack = () => (lease.returned ? Promise.resolve() : lease.release());
     const track = (sending: Promise<unknown>) => {
       unsettled++;
       const settle = () => {
         unsettled--;
-        if (unsettled === 0 && finished) void lease.release();
+        if (unsettled === 0 && finished) void giveBack();
       };
       sending.then(settle, settle);
     };
@@ -161,7 +164,7 @@ class SmtpMailProvider implements MailProvider {
     } finally {
       finished = true;
       // After an abort the driver may still be transferring: the slot stays taken till it is done.
-      if (unsettled === 0) await lease.release();
+      if (unsettled === 0) await giveBack();
     }
   }
 
@@ -261,6 +264,11 @@ class SmtpMailProvider implements MailProvider {
     return this.#destroying;
   }
 
+  /** Count a lease as leaked (a scope ended with it still out), with the borrower's stack. */
+  reportLeak(lease: Lease<MailSlot>, details?: { stack?: string }): void {
+    this.#slots.ledger.reportLeak(lease as Lease<SlotHandle>, details);
+  }
+
   describe(): Record<string, unknown> {
     const o = this.#options;
     return {
@@ -297,24 +305,38 @@ class SmtpMailProvider implements MailProvider {
     this.#slots.gate.close(closedError(this.name));
     const drained = await this.#slots.waitForReturn(timeoutMs);
     if (this.#destroying) return this.#destroying;
-    this.#shutDown(!drained);
+    this.#shutDown(!drained, undefined, !drained);
   }
 
   /**
    * Close the transport. nodemailer closes idle connections now and busy ones after their
    * current message; it has no way to cut a transfer off, so "forced" means nobody waits for it.
    */
-  #shutDown(forced: boolean, reason?: unknown): void {
+  #shutDown(forced: boolean, reason?: unknown, leaked = false): void {
     this.#slots.gate.close(closedError(this.name));
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     if (forced) {
       const error = new PoolClosedError(`provider "${this.name}" was destroyed`, { cause: reason });
       this.#shutdown.abort(error);
+      this.#writeOffSlots(error, leaked);
     }
     this.#transport.close();
     this.#slots.ledger.close();
     publish('provider:close', { provider: this.name, time: Date.now(), kind: this.kind, forced });
+  }
+
+  /**
+   * Take back the slots still lent when shutdown stops waiting for them, so `stats()` says
+   * nothing is lent and a late release by the holder is refused (`LeaseReleasedError`). A slot a
+   * graceful close waited for in vain is reported as a leak first.
+   */
+  #writeOffSlots(reason: unknown, leaked: boolean): void {
+    const { ledger } = this.#slots;
+    for (const lease of ledger.outstanding()) {
+      if (leaked) ledger.reportLeak(lease);
+      lease.destroy(reason).catch(() => {});
+    }
   }
 
   #connectionError(error: unknown): void {

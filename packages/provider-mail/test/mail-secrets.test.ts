@@ -1,7 +1,14 @@
+import { createServer } from 'node:net';
+import { inspect } from 'node:util';
 import { subscribeAll } from '@kaygraph/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MailError, type MailProvider, createMailProvider } from '../src/index.js';
-import { type SmtpTestServer, smtpError, startSmtp } from './support/smtp-test-server.js';
+import {
+  type SmtpTestServer,
+  freePort,
+  smtpError,
+  startSmtp,
+} from './support/smtp-test-server.js';
 
 const USER = 'mailbot-7x';
 const PASSWORD = 's3cr3t/p@ss-Q9';
@@ -24,6 +31,8 @@ function everything(error: unknown): string {
   for (let e = error, depth = 0; e instanceof Error && depth < 5; depth++, e = e.cause) {
     parts.push(e.message, String(e), e.stack ?? '', JSON.stringify(e));
   }
+  // Every own field of the error and its causes, however deep.
+  parts.push(inspect(error, { depth: 10 }));
   return parts.join('\n');
 }
 
@@ -74,5 +83,82 @@ describe('secrets', () => {
 
     expect(String(error)).toContain('smtp:');
     for (const secret of [USER, PASSWORD, ENCODED]) expect(everything(error)).not.toContain(secret);
+  });
+
+  it('keep them out of refusals, unreachable and silent servers, aborts and shutdown', async () => {
+    const logins: string[] = [];
+    smtp = await startSmtp({
+      authOptional: false,
+      allowInsecureAuth: true,
+      authMethods: ['PLAIN', 'LOGIN'],
+      onAuth(auth, _session, callback) {
+        logins.push(auth.password ?? '');
+        callback(undefined, { user: auth.username });
+      },
+      onRcptTo(address, session, callback) {
+        // A careless server that repeats the login in its refusal.
+        callback(smtpError(550, `${address.address} unknown to ${session.user} / ${logins[0]}`));
+      },
+    });
+    const silent = createServer((socket) => socket.resume());
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    const events: string[] = [];
+    stop = subscribeAll((payload, name) => events.push(`${name} ${JSON.stringify(payload)}`));
+    const url = (port: number) => `smtp://${USER}:${ENCODED}@127.0.0.1:${port}`;
+    const options = { from: 'bot@example.test', retry: { maxRetries: 1, delayMs: 10 } };
+    mail = createMailProvider({
+      ...options,
+      url: url(smtp.port),
+      maxConnections: 1,
+      acquireTimeoutMs: 30,
+    });
+    const down = createMailProvider({ ...options, url: url(await freePort()) });
+    const mute = createMailProvider({
+      ...options,
+      url: url((silent.address() as { port: number }).port),
+      greetingTimeoutMs: 100,
+    });
+    const provider = mail;
+    const message = { to: 'ann@example.test', subject: 's', text: 't' };
+
+    const errors = [
+      await provider.send(message).catch((e: unknown) => e),
+      await down.send(message).catch((e: unknown) => e),
+      await mute.send(message).catch((e: unknown) => e),
+      await provider
+        .send(message, { signal: AbortSignal.abort('gave up') })
+        .catch((e: unknown) => e),
+    ];
+    const held = await provider.acquire();
+    errors.push(await provider.send(message).catch((e: unknown) => e));
+    const reports = [await provider.check(), await down.check(), await mute.check()];
+    const described = [provider, down, mute].flatMap((p) => [p.describe(), p.stats()]);
+    await provider.close({ timeoutMs: 20 });
+    await Promise.all([down.destroy(), mute.destroy()]);
+    errors.push(await held.resource.send(message).catch((e: unknown) => e));
+    errors.push(await provider.send(message).catch((e: unknown) => e));
+    await new Promise<void>((resolve) => silent.close(() => resolve()));
+
+    expect(logins).toContain(PASSWORD);
+    expect(errors.map((e) => (e as { code?: string }).code)).toEqual([
+      'KG_MAIL',
+      'KG_MAIL',
+      'KG_MAIL',
+      'KG_ABORTED',
+      'KG_ACQUIRE_TIMEOUT',
+      'KG_LEASE_RELEASED',
+      'KG_POOL_CLOSED',
+    ]);
+    expect((errors[0] as MailError).responseCode).toBe(550);
+    const text = [
+      ...errors.map(everything),
+      ...events,
+      ...reports.map((r) => JSON.stringify(r)),
+      ...described.map((d) => JSON.stringify(d)),
+    ].join('\n');
+    expect(text).toContain('unknown to');
+    expect(text).toContain('ECONNREFUSED');
+    const plain = Buffer.from(`\u0000${USER}\u0000${PASSWORD}`).toString('base64');
+    for (const secret of [USER, PASSWORD, ENCODED, plain]) expect(text).not.toContain(secret);
   });
 });
