@@ -212,6 +212,11 @@ export class MemoryProvider implements Provider<Buffer> {
   }
 
   /** Configuration facts for the monitor. */
+  /** Count a lease as leaked (a scope ended with it still out), with the borrower's stack. */
+  reportLeak(lease: Lease<Buffer>, details?: { stack?: string }): void {
+    this.#ledger.reportLeak(lease, details);
+  }
+
   describe(): Record<string, unknown> {
     const { budgetBytes, sizeClasses, maxIdleBytes, acquireTimeoutMs, zeroOnRelease } =
       this.#settings;
@@ -331,8 +336,9 @@ export class MemoryProvider implements Provider<Buffer> {
   #waitForLeases(timeoutMs: number): Promise<void> {
     if (this.#ledger.size === 0) return Promise.resolve();
     return new Promise<void>((resolve) => {
+      // Not unref'd: with a lease that never comes back and nothing else to do, the process
+      // must still reach the timeout and finish closing rather than exit half-closed.
       const timer = Number.isFinite(timeoutMs) ? setTimeout(done, timeoutMs) : undefined;
-      timer?.unref();
       const self = this;
       function done() {
         if (timer !== undefined) clearTimeout(timer);
