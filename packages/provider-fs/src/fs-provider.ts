@@ -290,6 +290,11 @@ export class FsProvider implements Provider<FileHandle> {
   }
 
   /** Configuration facts for the monitor. */
+  /** Count a lease as leaked (a scope ended with it still out), with the borrower's stack. */
+  reportLeak(lease: Lease<FileHandle>, details?: { stack?: string }): void {
+    this.#ledger.reportLeak(lease, details);
+  }
+
   describe(): Record<string, unknown> {
     const { root, rootReal, tempRoot, maxOpenFiles, acquireTimeoutMs, tempPrefix } = this.#settings;
     return { root, rootReal, tempRoot, maxOpenFiles, acquireTimeoutMs, tempPrefix };
@@ -442,8 +447,10 @@ export class FsProvider implements Provider<FileHandle> {
   #waitForHandles(timeoutMs: number): Promise<void> {
     if (this.#openHandles === 0 && this.#pending === 0) return Promise.resolve();
     return new Promise<void>((resolve) => {
+      // Not unref'd: with a handle that never comes back and nothing else to do, the process
+      // must still reach the timeout and finish closing (temp entries included) rather than
+      // exit half-closed.
       const timer = Number.isFinite(timeoutMs) ? setTimeout(done, timeoutMs) : undefined;
-      timer?.unref();
       const self = this;
       function done() {
         if (timer !== undefined) clearTimeout(timer);

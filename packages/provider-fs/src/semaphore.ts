@@ -76,8 +76,9 @@ export class Semaphore {
       this.#waiters.push(waiter);
       wait.signal?.addEventListener('abort', onAbort, { once: true });
       if (Number.isFinite(wait.timeoutMs)) {
+        // Not unref'd: a process with nothing else to do must still see this wait time out,
+        // not exit with the acquire never settled. The timer goes when the wait ends.
         timer = setTimeout(() => settle(wait.onTimeout(Date.now() - started)), wait.timeoutMs);
-        timer.unref();
       }
     });
   }
