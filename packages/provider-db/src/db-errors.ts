@@ -119,7 +119,8 @@ function safeCause(error: unknown, secrets: readonly string[]): unknown {
   copy.stack = redactText(error.stack ?? '', secrets);
   for (const [key, value] of Object.entries(error)) {
     const kept = typeof value === 'string' ? redactText(value, secrets) : value;
-    if (typeof kept !== 'object' && typeof kept !== 'function') Object.assign(copy, { [key]: kept });
+    if (typeof kept === 'object' || typeof kept === 'function') continue;
+    Object.assign(copy, { [key]: kept });
   }
   return copy;
 }

@@ -52,7 +52,12 @@ export interface DbProviderOptions {
    * server dropped are normally evicted earlier, by their error event. Default `1000`.
    */
   validateAfterIdleMs?: number;
-  /** TLS: `true`, or Node TLS options (`ca`, `rejectUnauthorized`, …). Default: no TLS. */
+  /**
+   * TLS: `true`, or Node TLS options (`ca`, `rejectUnauthorized`, …). Default: no TLS. With TLS
+   * on, the server's certificate is verified unless `rejectUnauthorized: false` (or `sslmode=
+   * no-verify` in the connection string) turns that off, which `describe()` reports as
+   * `tlsVerify: false` and opening the provider publishes as a warning.
+   */
   ssl?: boolean | ConnectionOptions;
 }
 
@@ -77,6 +82,8 @@ export interface ResolvedDbOptions {
   leakDetectionMs: number;
   validateAfterIdleMs: number;
   ssl: boolean | ConnectionOptions | undefined;
+  /** Whether connections use TLS and verify the server's certificate, as pg will do it. */
+  tls: { enabled: boolean; verify: boolean };
   /** Where connections go, for messages and `describe()`. */
   target: DbTarget & { user: string };
   /** Text that must be masked wherever a message is made. */
@@ -112,6 +119,7 @@ export function resolveDbOptions(input: unknown): ResolvedDbOptions {
   rejectUnknownKeys(where, options, knownKeys);
   const connection = resolveConnection(options);
   const passwords = [connection.password, passwordOf(connection.connectionString)];
+  const ssl = checkSsl(options.ssl);
   const statementTimeoutMs = options.statementTimeoutMs;
 
   return {
@@ -138,7 +146,8 @@ export function resolveDbOptions(input: unknown): ResolvedDbOptions {
       1000,
       { min: 0, allowInfinity: true },
     ),
-    ssl: checkSsl(options.ssl),
+    ssl,
+    tls: tlsOf(connection.connectionString, ssl),
     target: targetOf(connection),
     secrets: passwords.filter((p): p is string => p !== undefined && p.length > 0),
   };
@@ -203,6 +212,27 @@ function checkSsl(value: unknown): boolean | ConnectionOptions | undefined {
   throw new ConfigInvalidError(
     `${where}: option "ssl" must be a boolean or TLS options, got ${describeValue(value)}`,
   );
+}
+
+/**
+ * TLS as pg will use it: the connection string's `sslmode`/`ssl` parameters win over the `ssl`
+ * option, as they do in pg; `sslmode=no-verify` and `rejectUnauthorized: false` skip
+ * verification.
+ */
+function tlsOf(
+  connectionString: string | undefined,
+  ssl: boolean | ConnectionOptions | undefined,
+): { enabled: boolean; verify: boolean } {
+  const params =
+    connectionString === undefined ? undefined : new URL(connectionString).searchParams;
+  const mode = params?.get('sslmode');
+  const flag = params?.get('ssl');
+  const off = mode === 'disable' || flag === '0' || flag === 'false';
+  if (off) return { enabled: false, verify: true };
+  if (mode === 'no-verify') return { enabled: true, verify: false };
+  if (mode || flag === '1' || flag === 'true') return { enabled: true, verify: true };
+  if (ssl === undefined || ssl === false) return { enabled: false, verify: true };
+  return { enabled: true, verify: ssl === true || ssl.rejectUnauthorized !== false };
 }
 
 function passwordOf(connectionString: string | undefined): string | undefined {

@@ -249,7 +249,8 @@ class PgProvider implements DbProvider {
       user,
       applicationName: this.#options.applicationName,
       max: this.#options.max,
-      ssl: this.#options.ssl !== undefined && this.#options.ssl !== false,
+      ssl: this.#options.tls.enabled,
+      ...(this.#options.tls.enabled ? { tlsVerify: this.#options.tls.verify } : {}),
     };
   }
 
@@ -502,6 +503,10 @@ class PgProvider implements DbProvider {
     if (this.#state !== 'new') return;
     this.#state = 'open';
     publish('provider:open', { provider: this.name, time: Date.now(), kind: this.kind });
+    const { tls, target } = this.#options;
+    if (tls.enabled && !tls.verify) {
+      this.#warn(`TLS certificate verification is off for ${target.host}:${target.port}`);
+    }
   }
 
   #beginShutdown(): void {

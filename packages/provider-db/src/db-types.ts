@@ -43,6 +43,8 @@ export interface DbDescription {
   max: number;
   /** Whether connections use TLS. */
   ssl: boolean;
+  /** With TLS on: whether the server's certificate is verified. Absent without TLS. */
+  tlsVerify?: boolean;
   [key: string]: unknown;
 }
 

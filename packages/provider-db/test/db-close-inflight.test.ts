@@ -59,7 +59,7 @@ async function ourBackends(): Promise<number> {
 }
 
 describe('close with work in flight', () => {
-  it('fails the waiting acquire at once and waits for the connect in flight to be closed', async () => {
+  it('fails the waiting acquire at once; waits for the connect in flight to close', async () => {
     proxy = await startProxy(target.url);
     const db = provider(proxy.url, { max: 1 });
     proxy.hold();

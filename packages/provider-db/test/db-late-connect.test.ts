@@ -29,7 +29,11 @@ afterAll(async () => {
 
 async function provider(options: DbProviderOptions = {}): Promise<DbProvider> {
   proxy = await startProxy(target.url);
-  const db = createDbProvider({ connectionString: proxy.url, applicationName: appName, ...options });
+  const db = createDbProvider({
+    connectionString: proxy.url,
+    applicationName: appName,
+    ...options,
+  });
   providers.push(db);
   return db;
 }

@@ -22,13 +22,17 @@ afterAll(async () => {
 });
 
 function provider(options: DbProviderOptions = {}): DbProvider {
-  const db = createDbProvider({ connectionString: target.url, applicationName: appName, ...options });
+  const db = createDbProvider({
+    connectionString: target.url,
+    applicationName: appName,
+    ...options,
+  });
   providers.push(db);
   return db;
 }
 
 describe('a connection never given back', () => {
-  it('is reported past leakDetectionMs with the borrower stack, and again when it returns', async () => {
+  it('is reported past leakDetectionMs with the borrower stack, again on return', async () => {
     const events = recordEvents();
     try {
       const db = provider({ name: 'db-leaky', leakDetectionMs: 50 });

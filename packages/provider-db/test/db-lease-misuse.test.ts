@@ -30,13 +30,17 @@ afterAll(async () => {
 });
 
 function provider(options: DbProviderOptions = {}): DbProvider {
-  const db = createDbProvider({ connectionString: target.url, applicationName: appName, ...options });
+  const db = createDbProvider({
+    connectionString: target.url,
+    applicationName: appName,
+    ...options,
+  });
   providers.push(db);
   return db;
 }
 
 describe('returning a connection the wrong way', () => {
-  it('a second release or destroy rejects with LeaseReleasedError; counters unchanged', async () => {
+  it('a second release or destroy rejects, typed; counters unchanged', async () => {
     const db = provider({ max: 1 });
     const lease = await db.acquire();
     await lease.release();
@@ -80,7 +84,7 @@ describe('returning a connection the wrong way', () => {
     await next.release();
   });
 
-  it('client.release(error) inside a transaction is refused and the transaction rolls back', async () => {
+  it('client.release(error) inside a transaction is refused; it rolls back', async () => {
     const db = provider({ max: 1 });
     const failure = await db
       .transaction(async (client) => {
@@ -94,7 +98,7 @@ describe('returning a connection the wrong way', () => {
     await expect(db.query('SELECT 1 AS ok')).resolves.toMatchObject({ rows: [{ ok: 1 }] });
   });
 
-  it('a release after the provider destroyed the connection rejects; counters unchanged', async () => {
+  it('a release after the provider destroyed the connection rejects, typed', async () => {
     const db = provider({ max: 1 });
     const lease = await db.acquire();
     await db.destroy(new Error('shutting down'));

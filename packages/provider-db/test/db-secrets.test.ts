@@ -54,7 +54,9 @@ afterAll(async () => {
 });
 
 function listen(): void {
-  stopListening = subscribeAll((payload, name) => output.push(`${name} ${JSON.stringify(payload)}`));
+  stopListening = subscribeAll((payload, name) => {
+    output.push(`${name} ${JSON.stringify(payload)}`);
+  });
 }
 
 function track(db: DbProvider): DbProvider {
@@ -140,12 +142,12 @@ describe('passwords', () => {
     const { port: silentPort } = silent.address() as { port: number };
     const refused = track(
       createDbProvider({
-        connectionString: `postgres://kg:${encodeURIComponent(PASSWORD)}@127.0.0.1:${refusedPort}/db`,
+        connectionString: urlFor(refusedPort),
       }),
     );
     const unanswered = track(
       createDbProvider({
-        connectionString: `postgres://kg:${encodeURIComponent(PASSWORD)}@127.0.0.1:${silentPort}/db`,
+        connectionString: urlFor(silentPort),
         connectTimeoutMs: 100,
         acquireTimeoutMs: 50,
       }),
@@ -192,6 +194,10 @@ describe('passwords', () => {
     },
   );
 });
+
+function urlFor(port: number): string {
+  return `postgres://kg:${encodeURIComponent(PASSWORD)}@127.0.0.1:${port}/db`;
+}
 
 async function freePort(): Promise<number> {
   const probe = createServer();

@@ -49,7 +49,11 @@ afterAll(async () => {
 });
 
 function provider(options: DbProviderOptions = {}): DbProvider {
-  const db = createDbProvider({ connectionString: target.url, applicationName: appName, ...options });
+  const db = createDbProvider({
+    connectionString: target.url,
+    applicationName: appName,
+    ...options,
+  });
   providers.push(db);
   return db;
 }
@@ -96,7 +100,7 @@ async function backendPid(db: DbProvider): Promise<number> {
 describe.skipIf(skipWithoutRealServer('operations given up mid-statement'))(
   'an operation given up mid-statement',
   () => {
-    it('query: aborted, its connection destroyed and its statement ended on the server', async () => {
+    it('query: aborted, its connection destroyed, its statement ended on the server', async () => {
       const events = recordEvents();
       try {
         const db = provider({ name: 'db-abort-query', max: 1 });
@@ -138,7 +142,7 @@ describe.skipIf(skipWithoutRealServer('operations given up mid-statement'))(
       expect(db.stats()).toMatchObject({ inUse: 0, destroyed: 1 });
     });
 
-    it('node timeout: the run times out, the statement ends and the connection is not reused', async () => {
+    it('node timeout: the statement ends and the connection is not reused', async () => {
       const db = provider({ max: 1 });
       class Export extends Node {
         override exec(_input: unknown, ctx: NodeContext) {

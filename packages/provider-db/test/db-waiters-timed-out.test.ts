@@ -25,7 +25,11 @@ afterAll(async () => {
 });
 
 function provider(options: DbProviderOptions = {}): DbProvider {
-  const db = createDbProvider({ connectionString: target.url, applicationName: appName, ...options });
+  const db = createDbProvider({
+    connectionString: target.url,
+    applicationName: appName,
+    ...options,
+  });
   providers.push(db);
   return db;
 }

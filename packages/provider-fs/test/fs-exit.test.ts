@@ -16,7 +16,7 @@ beforeAll(() => {
 });
 
 describe('a process that closed its provider', () => {
-  it('settles a timed-out wait and a timed-out close, removes its temp entries, exits', async () => {
+  it('settles a timed-out wait and close, removes its temp entries, exits', async () => {
     const root = await makeRoot();
     const proc = fork(child, [root], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     let report:

@@ -1,4 +1,9 @@
-import { type KayGraphEvents, LeaseReleasedError, PoolClosedError, subscribe } from '@kaygraph/core';
+import {
+  type KayGraphEvents,
+  LeaseReleasedError,
+  PoolClosedError,
+  subscribe,
+} from '@kaygraph/core';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type HttpProvider, createHttpProvider } from '../src/index.js';
 import { type TestServer, startServer } from './support/test-server.js';
@@ -33,7 +38,7 @@ function leaks(provider: HttpProvider): KayGraphEvents['resource:leak'][] {
 }
 
 describe('returning a slot the wrong way', () => {
-  it('a second release or destroy rejects with LeaseReleasedError; counters unchanged', async () => {
+  it('a second release or destroy rejects, typed; counters unchanged', async () => {
     const provider = await setup();
     const lease = await provider.acquire();
     await lease.resource.request({ path: '/' });
@@ -50,7 +55,7 @@ describe('returning a slot the wrong way', () => {
     expect(provider.stats()).toEqual(before);
   });
 
-  it('destroy writes off a held slot at once; a late release rejects, counters unchanged', async () => {
+  it('destroy writes off a held slot at once; a late release rejects', async () => {
     const provider = await setup();
     const lease = await provider.acquire();
 
@@ -82,7 +87,7 @@ describe('returning a slot the wrong way', () => {
     expect(provider.stats()).toEqual(before);
   });
 
-  it('a request in flight when destroy writes off its slot fails with PoolClosedError', async () => {
+  it('a request in flight when destroy takes its slot fails with PoolClosedError', async () => {
     const provider = await setup();
 
     const inFlight = provider.request({ path: '/slow' }).catch((e: unknown) => e);

@@ -7,7 +7,11 @@ import {
 } from '@kaygraph/core';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type MailProvider, createMailProvider } from '../src/index.js';
-import { type SmtpTestOptions, type SmtpTestServer, startSmtp } from './support/smtp-test-server.js';
+import {
+  type SmtpTestOptions,
+  type SmtpTestServer,
+  startSmtp,
+} from './support/smtp-test-server.js';
 
 // A slot returned twice, used after its return, still held when the provider shuts down, or left
 // in a scope: each ends in a typed error or a reported leak, and the counters stay true.
@@ -44,7 +48,7 @@ function leaks(): KayGraphEvents['resource:leak'][] {
 }
 
 describe('returning a slot the wrong way', () => {
-  it('a second release or destroy rejects with LeaseReleasedError; counters unchanged', async () => {
+  it('a second release or destroy rejects, typed; counters unchanged', async () => {
     const provider = await setup();
     const lease = await provider.acquire();
     await lease.resource.send(message);
@@ -61,7 +65,7 @@ describe('returning a slot the wrong way', () => {
     expect(provider.stats()).toEqual(before);
   });
 
-  it('destroy writes off a held slot at once; a late release rejects, counters unchanged', async () => {
+  it('destroy writes off a held slot at once; a late release rejects', async () => {
     const provider = await setup();
     const lease = await provider.acquire();
 
@@ -130,7 +134,7 @@ describe('returning a slot the wrong way', () => {
     expect(provider.stats()).toMatchObject({ leaks: 1, inUse: 0 });
   });
 
-  it('a slot held past leakDetectionMs is reported with the stack of the code that took it', async () => {
+  it('a slot held past leakDetectionMs is reported with the borrower stack', async () => {
     smtp = await startSmtp();
     mail = createMailProvider({
       name: 'notify',

@@ -62,7 +62,7 @@ describe('a send given up mid-conversation', () => {
     expect(mail.stats()).toMatchObject({ inUse: 0, failed: 1, sent: 1 });
   });
 
-  it('abort: the caller is freed at once, the slot comes back when the driver gives up', async () => {
+  it('abort: the caller is freed at once, the slot back when the driver gives up', async () => {
     const server = await stallingServer();
     mail = createMailProvider({
       url: `smtp://127.0.0.1:${server.smtp.port}`,
@@ -79,7 +79,9 @@ describe('a send given up mid-conversation', () => {
 
     expect(AbortedError.isInstance(await sending.catch((e: unknown) => e))).toBe(true);
     await vi.waitFor(() => expect(mail?.stats().inUse).toBe(0));
-    await expect(mail.send(message('next'))).resolves.toMatchObject({ accepted: ['ann@example.test'] });
+    await expect(mail.send(message('next'))).resolves.toMatchObject({
+      accepted: ['ann@example.test'],
+    });
     expect(server.sessions).toHaveLength(2);
   });
 });
