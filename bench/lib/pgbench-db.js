@@ -10,9 +10,16 @@ const run = promisify(execFile);
 /** Rows pgbench puts in `pgbench_accounts` per unit of scale. */
 export const ROWS_PER_SCALE = 100_000;
 
-/** Any database on the server; the bench databases are created next to it. */
+/**
+ * Any database on the server; the bench databases are created next to it. KAYGRAPH_BENCH_PG_URL,
+ * else the tests' server (KAYGRAPH_TEST_PG_URL), else the local default.
+ */
 export function baseUrl() {
-  return process.env.KAYGRAPH_BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+  return (
+    process.env.KAYGRAPH_BENCH_PG_URL ??
+    process.env.KAYGRAPH_TEST_PG_URL ??
+    'postgres://postgres@127.0.0.1:5432/postgres'
+  );
 }
 
 function urlFor(database) {
