@@ -21,7 +21,7 @@ async function takeAndKeep(pool: Pool<Thing>) {
 }
 
 describe('Pool leak detection', () => {
-  it('reports an idle resource lent and kept past leakDetectionMs once, and its return', async () => {
+  it('reports an idle resource kept past leakDetectionMs once, and its return', async () => {
     const leaks = listen('resource:leak');
     const returned = listen('resource:leak-returned');
     const pool = makePool(new Factory(), { name: 'leaky', leakDetectionMs: 20 });
