@@ -1,6 +1,7 @@
-import type { FileHandle } from 'node:fs/promises';
 import type { NodeContext } from '@kaygraph/core';
+import type { FsProvider } from '@kaygraph/provider-fs';
 import type { HttpProvider } from '@kaygraph/provider-http';
+import type { MemoryProvider } from '@kaygraph/provider-memory';
 import { contentDigest } from './content-digest.js';
 import { ExportError } from './demo-errors.js';
 import { MAX_CHUNK_BYTES } from './export-resources.js';
@@ -17,6 +18,11 @@ const CHUNK_HEADERS = {
  * are bounded by its budget), then `PUT {prefix}/{run-id}/{chunk}` with a digest of exactly those
  * bytes and an idempotency key that stays the same across the provider's retries, so the receiver
  * stores it once however many times it arrives.
+ *
+ * The buffer and the file are borrowed from the providers themselves, not through the node's
+ * scope: uploads run on after the node's exec has been cut short by an abort, and a scope that
+ * closes under a borrower has to take the lease back from it, which is a leak. Here every lease
+ * goes back when the upload unwinds, and the uploader waits for that before the run ends.
  */
 export async function uploadChunk(
   chunk: ChunkFile,
@@ -31,22 +37,19 @@ export async function uploadChunk(
         'holds; use a smaller --chunk-rows',
     );
   }
-  const buffer = await ctx.acquire<Buffer>('memory', { size: chunk.bytes, signal });
-  try {
-    const body = buffer.resource.subarray(0, chunk.bytes);
-    await readWhole(ctx, chunk, body, signal);
-    await http.request({
-      method: 'PUT',
-      path: `${uploadPath}/${encodeURIComponent(ctx.runId)}/${encodeURIComponent(chunk.name)}`,
-      headers: { ...CHUNK_HEADERS, 'content-digest': contentDigest(body) },
-      body,
-      idempotencyKey: `${ctx.runId}:${chunk.name}`,
-      signal,
-      owner: ctx.owner,
-    });
-  } finally {
-    await buffer.release();
-  }
+  const memory = ctx.resources.get<MemoryProvider>('memory');
+  await using buffer = await memory.acquire({ size: chunk.bytes, signal, owner: ctx.owner });
+  const body = buffer.resource.subarray(0, chunk.bytes);
+  await readWhole(ctx, chunk, body, signal);
+  await http.request({
+    method: 'PUT',
+    path: `${uploadPath}/${encodeURIComponent(ctx.runId)}/${encodeURIComponent(chunk.name)}`,
+    headers: { ...CHUNK_HEADERS, 'content-digest': contentDigest(body) },
+    body,
+    idempotencyKey: `${ctx.runId}:${chunk.name}`,
+    signal,
+    owner: ctx.owner,
+  });
 }
 
 async function readWhole(
@@ -55,24 +58,17 @@ async function readWhole(
   into: Buffer,
   signal: AbortSignal,
 ): Promise<void> {
-  const file = await ctx.acquire<FileHandle>('fs', {
-    path: chunk.path,
-    flags: 'r',
-    signal,
-  });
-  try {
-    let offset = 0;
-    while (offset < into.length) {
-      const { bytesRead } = await file.resource.read(into, offset, into.length - offset, offset);
-      if (bytesRead === 0) break;
-      offset += bytesRead;
-    }
-    if (offset !== into.length) {
-      throw new ExportError(
-        `${chunk.name} is shorter than written (${offset} of ${into.length} bytes)`,
-      );
-    }
-  } finally {
-    await file.release();
+  const fs = ctx.resources.get<FsProvider>('fs');
+  await using file = await fs.acquire({ path: chunk.path, flags: 'r', signal, owner: ctx.owner });
+  let offset = 0;
+  while (offset < into.length) {
+    const { bytesRead } = await file.resource.read(into, offset, into.length - offset, offset);
+    if (bytesRead === 0) break;
+    offset += bytesRead;
+  }
+  if (offset !== into.length) {
+    throw new ExportError(
+      `${chunk.name} is shorter than written (${offset} of ${into.length} bytes)`,
+    );
   }
 }

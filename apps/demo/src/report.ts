@@ -1,9 +1,17 @@
 import { rename, unlink, writeFile } from 'node:fs/promises';
-import type { ProviderStats } from '@kaygraph/core';
+import type { ProviderSnapshot } from '@kaygraph/monitor';
 import type { ExportCounters } from './export-counters.js';
 
 /** The providers the demo registers, in the order they are opened. */
 export const PROVIDER_NAMES = ['memory', 'fs', 'db', 'http', 'mail'] as const;
+
+/**
+ * Per provider, the counts a report takes: those of the monitor's snapshot, the same numbers the
+ * monitor table shows (the provider's own counters, plus what scopes reported on its behalf).
+ */
+export type ResourceCounts = Partial<
+  Pick<ProviderSnapshot, 'created' | 'destroyed' | 'inUse' | 'leaks' | 'acquireTimeouts' | 'errors'>
+>;
 
 /** Per provider, what the report shows: everything created was destroyed, nothing held. */
 export interface ResourceSummary {
@@ -36,7 +44,7 @@ export interface ExportReport {
   error?: string;
 }
 
-export function summarizeStats(stats: ProviderStats | undefined): ResourceSummary {
+export function summarizeStats(stats: ResourceCounts | undefined): ResourceSummary {
   return {
     created: stats?.created ?? 0,
     destroyed: stats?.destroyed ?? 0,
@@ -53,7 +61,7 @@ export function buildReport(parts: {
   counters: ExportCounters;
   durationMs: number;
   tempFilesLeft: number;
-  stats: Partial<Record<string, ProviderStats>>;
+  stats: Partial<Record<string, ResourceCounts>>;
   runId?: string;
   source?: string;
   receiver?: ExportReport['receiver'];

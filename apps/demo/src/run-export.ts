@@ -1,12 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
-import {
-  CleanupError,
-  type ProviderStats,
-  type ResourcePool,
-  abortError,
-  redactText,
-} from '@kaygraph/core';
+import { CleanupError, type ResourcePool, abortError, redactText } from '@kaygraph/core';
 import { type Monitor, createMonitor } from '@kaygraph/monitor';
 import type { FsProvider } from '@kaygraph/provider-fs';
 import { NotificationError } from './demo-errors.js';
@@ -19,7 +13,7 @@ import type { ExportSettings, ExportShared } from './export-shared.js';
 import { type DemoOptions, maskUrl } from './options.js';
 import { type Progress, startProgress } from './progress.js';
 import type { ReceiverStats } from './receiver.js';
-import { type ExportReport, PROVIDER_NAMES, buildReport } from './report.js';
+import { type ExportReport, PROVIDER_NAMES, type ResourceCounts, buildReport } from './report.js';
 
 /** Where the run writes, and what stops it. */
 export interface ExportIo {
@@ -62,7 +56,7 @@ class ExportRun {
   private progress: Progress | undefined;
   private failure: unknown;
   private failed = false;
-  private stats: Partial<Record<string, ProviderStats>> = {};
+  private stats: Partial<Record<string, ResourceCounts>> = {};
   private tempFilesLeft = 0;
   private sourceLabel: string | undefined;
   private receiverFacts: ReceiverStats | undefined;
@@ -180,20 +174,34 @@ class ExportRun {
         this.fail(error);
         await resources.destroy(error).catch(() => {});
       }
-      for (const name of PROVIDER_NAMES) {
-        if (resources.has(name)) this.stats[name] = resources.get(name).stats();
-      }
-      if (resources.has('fs')) {
-        this.tempFilesLeft = resources.get<FsProvider>('fs').tempEntriesLeft();
-      }
+      this.takeCounts();
       this.forgetEmergency();
     }
     if (this.monitor !== undefined) {
+      // Drawn right after the report's counts were taken, with nothing running in between, from
+      // the same monitor: the table and the report show the same numbers.
       if (!this.options.quiet) this.io.stdout.write(`\n${this.monitor.table()}\n`);
       await this.monitor.close().catch(() => {});
     }
     this.receiverFacts = this.services?.receiver?.stats();
     await this.services?.close().catch((error: unknown) => this.fail(error));
+  }
+
+  /**
+   * What is left per provider and on disk. The counts are the monitor's: a leak a scope reported
+   * on a provider's behalf is counted there even when the provider does not count it itself.
+   */
+  private takeCounts(): void {
+    const resources = this.resources;
+    if (resources === undefined) return;
+    const providers = this.monitor?.snapshot().providers ?? {};
+    for (const name of PROVIDER_NAMES) {
+      const counts = providers[name];
+      if (counts !== undefined) this.stats[name] = counts;
+    }
+    if (resources.has('fs')) {
+      this.tempFilesLeft = resources.get<FsProvider>('fs').tempEntriesLeft();
+    }
   }
 
   private servicesFacts(): Pick<ExportReport, 'receiver' | 'outbox'> {

@@ -20,7 +20,8 @@ interface UploadTotals {
  * Third stage: `concurrency` workers take chunk files as the writer finishes them and upload
  * each one; a chunk's file is removed as soon as its upload succeeded. The first chunk that fails
  * for good (after the http provider's retries) stops the whole pipeline, the reader and writer
- * included, and fails the node once every upload in flight has settled.
+ * included, and fails the node once every upload in flight has settled. However the run ends,
+ * it does not end before the uploads have returned what they borrowed.
  */
 export class ApiUploaderNode extends Node<ExportShared, UploaderInput, UploadTotals> {
   constructor() {
@@ -67,7 +68,15 @@ export class ApiUploaderNode extends Node<ExportShared, UploaderInput, UploadTot
         await rm(chunk.path, { force: true }).catch(() => {});
       }
     };
-    await Promise.all(Array.from({ length: settings.concurrency }, worker));
+    const uploads = Promise.all(Array.from({ length: settings.concurrency }, worker));
+    // An abort cuts this exec short while uploads still hold their buffers and files. The run's
+    // scope waits for them to unwind before it closes, so every lease is back before anything
+    // counts what is left; stopping the pipeline first ends the writer that feeds them.
+    pipeline.scope.defer(async () => {
+      pipeline.stop(new Error('export finished'));
+      await uploads;
+    });
+    await uploads;
 
     const writerError = await input.writing.then(
       () => undefined,
