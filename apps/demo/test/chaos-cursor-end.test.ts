@@ -101,12 +101,10 @@ describe.skipIf(serverUrl === undefined)('connection cut as the cursor completes
     }
   });
 
-  // Fails while provider-db's cursor stream waits on pg-cursor alone: pg-cursor drops a pending
-  // read when its connection dies after the portal completed, so the stream never settles and
-  // the run stalls (the CLI then stops it: exit 1, "the run stalled"). Racing the cursor's read
-  // and close against the connection's 'error'/'end' in db-stream.ts lets the stream fail with
-  // KG_DB_CONNECT, the reader resume after its last key, and this test pass; drop `.fails` then.
-  it.fails('resumes after the cut and exports every row exactly once', () => {
+  // pg-cursor drops a pending read when its connection dies after the portal completed; the
+  // provider's stream races the read against the connection's 'error'/'end', so it fails with
+  // KG_DB_CONNECT and the reader resumes after its last key.
+  it('resumes after the cut and exports every row exactly once', () => {
     expect(exit.code, exit.stderr).toBe(0);
     expect(report?.ok).toBe(true);
     expect(ledger.totals()).toEqual({

@@ -31,6 +31,7 @@ export async function* readCursor<T extends pg.QueryResultRow>(
   read: CursorRead,
 ): AsyncGenerator<T[], void, undefined> {
   const client = lease.resource;
+  const lost = connectionLost(client);
   let cursor: Cursor<T> | undefined;
   let state: CursorState = 'open';
   try {
@@ -38,13 +39,13 @@ export async function* readCursor<T extends pg.QueryResultRow>(
     cursor = client.query(new Cursor<T>(read.sql, read.params));
     for (;;) {
       if (read.signal?.aborted) throw abortError(read.signal, 'stream');
-      const batch = await readBatch(cursor, read, (failure) => {
+      const batch = await readBatch(cursor, read, lost, (failure) => {
         state = failure;
       });
       if (batch.length === 0) break;
       yield batch;
     }
-    await cursor.close();
+    await lost.race(cursor.close());
     await client.query('COMMIT');
     await lease.release();
   } catch (error) {
@@ -58,8 +59,59 @@ export async function* readCursor<T extends pg.QueryResultRow>(
     // return): the rows read so far were wanted, so the transaction commits like the implicit
     // one of a plain portal would.
     if (!lease.returned) await giveBack(lease, cursor, 'open', 'COMMIT', undefined, read);
+    lost.dispose();
   }
 }
+
+/**
+ * Watches the connection for failure or end. pg-cursor forgets a pending read when its connection
+ * dies after the portal completed (CommandComplete arrived, ReadyForQuery did not), and `close()`
+ * waits for a ReadyForQuery that may never come; racing both through `race` keeps them settling.
+ * Each race removes its own handler when it settles: a race against one long-lived promise would
+ * keep every batch it ever returned reachable until the connection ended.
+ */
+function connectionLost(client: pg.PoolClient) {
+  let failure: Error | undefined;
+  const waiters = new Set<(error: Error) => void>();
+  const fail = (error: Error) => {
+    failure ??= error;
+    for (const waiter of waiters) waiter(failure);
+    waiters.clear();
+  };
+  const onError = (error: Error) => fail(error);
+  const onEnd = () => fail(new Error('Connection terminated unexpectedly'));
+  client.on('error', onError);
+  client.once('end', onEnd);
+
+  return {
+    race<T>(work: Promise<T>): Promise<T> {
+      if (failure !== undefined) {
+        work.catch(() => {});
+        return Promise.reject(failure);
+      }
+      return new Promise<T>((resolve, reject) => {
+        waiters.add(reject);
+        work.then(
+          (value) => {
+            waiters.delete(reject);
+            resolve(value);
+          },
+          (error: unknown) => {
+            waiters.delete(reject);
+            reject(error);
+          },
+        );
+      });
+    },
+    dispose() {
+      client.off('error', onError);
+      client.off('end', onEnd);
+      waiters.clear();
+    },
+  };
+}
+
+type ConnectionWatch = ReturnType<typeof connectionLost>;
 
 /** Where a failed read left the connection. */
 type CursorState = 'open' | 'read-failed' | 'aborted' | 'broken';
@@ -67,10 +119,12 @@ type CursorState = 'open' | 'read-failed' | 'aborted' | 'broken';
 async function readBatch<T extends pg.QueryResultRow>(
   cursor: Cursor<T>,
   read: CursorRead,
+  lost: ConnectionWatch,
   failed: (state: CursorState) => void,
 ): Promise<T[]> {
   try {
-    return await untilAborted(cursor.read(read.batchSize), read.signal, 'stream');
+    const batch = lost.race(cursor.read(read.batchSize));
+    return await untilAborted(batch, read.signal, 'stream');
   } catch (error) {
     if (read.signal?.aborted) failed('aborted');
     else failed(isConnectionFailure(error) ? 'broken' : 'read-failed');
