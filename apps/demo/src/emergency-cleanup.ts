@@ -10,9 +10,12 @@ export function onEmergencyExit(cleanup: () => void): () => void {
   return () => cleanups.delete(cleanup);
 }
 
-/** Run every registered cleanup, ignoring failures: the process is leaving either way. */
+/**
+ * Run every registered cleanup, the last registered first (as a scope closes), ignoring failures:
+ * the process is leaving either way.
+ */
 export function runEmergencyCleanups(): void {
-  for (const cleanup of cleanups) {
+  for (const cleanup of [...cleanups].reverse()) {
     try {
       cleanup();
     } catch {

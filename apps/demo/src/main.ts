@@ -1,9 +1,10 @@
 import { redactText } from '@kaygraph/core';
 import { UsageError } from './demo-errors.js';
+import { onEmergencyExit } from './emergency-cleanup.js';
 import { emptyCounters } from './export-counters.js';
-import { parseOptions } from './options.js';
-import { buildReport, writeReport } from './report.js';
-import { runExport } from './run-export.js';
+import { type DemoOptions, parseOptions } from './options.js';
+import { buildReport, writeReport, writeReportSync } from './report.js';
+import { ExportRun } from './run-export.js';
 
 /** Exit codes: 0 done, 1 the run failed, 2 bad usage (128 + signal number come from the CLI). */
 export const EXIT_FAILED = 1;
@@ -39,21 +40,45 @@ export async function main(argv: readonly string[], interrupt: Interrupt): Promi
   }
   if ('exit' in options) return options.exit;
 
-  const outcome = await runExport(options, {
+  const run = new ExportRun(options, {
     stdout: process.stdout,
     stderr: process.stderr,
     signal: interrupt.signal,
   });
+  const forgetEmergency = onEmergencyExit(() => leaveNow(run, options));
+  await run.execute();
+  const outcome = run.outcome();
   if (options.report !== undefined) {
     try {
       await writeReport(options.report, outcome.report);
     } catch (error) {
+      forgetEmergency();
       fail(`cannot write the report to ${options.report}: ${(error as Error).message}`);
       return interrupt.exitCode() ?? EXIT_FAILED;
     }
   }
+  forgetEmergency();
   if (outcome.message !== undefined) fail(outcome.message);
   return interrupt.exitCode() ?? (outcome.status === 'ok' ? 0 : EXIT_FAILED);
+}
+
+/**
+ * The process is leaving before the run has unwound (a second signal, or a shutdown past its
+ * grace period): the report as it stands and the one line still get out, synchronously. Runs
+ * after the run's own emergency cleanups (last registered, first run), so the temp files are gone.
+ */
+function leaveNow(run: ExportRun, options: DemoOptions): void {
+  const report = run.reportSoFar();
+  const message = `${report.error ?? 'interrupted'} (shutdown cut short)`;
+  report.error = message;
+  if (options.report !== undefined) {
+    try {
+      writeReportSync(options.report, report);
+    } catch (error) {
+      fail(`cannot write the report to ${options.report}: ${(error as Error).message}`);
+    }
+  }
+  fail(message);
 }
 
 /** With `--report`, even a command line that did not parse leaves a report saying so. */

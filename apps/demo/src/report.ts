@@ -1,3 +1,4 @@
+import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { rename, unlink, writeFile } from 'node:fs/promises';
 import type { ProviderSnapshot } from '@kaygraph/monitor';
 import type { ExportCounters } from './export-counters.js';
@@ -89,6 +90,25 @@ export function buildReport(parts: {
     ...(parts.outbox === undefined ? {} : { outbox: parts.outbox }),
     ...(parts.error === undefined ? {} : { error: parts.error }),
   };
+}
+
+/**
+ * `writeReport` for a process about to exit at once (see `emergency-cleanup.ts`): synchronous,
+ * still whole or not at all.
+ */
+export function writeReportSync(file: string, report: ExportReport): void {
+  const temp = `${file}.${process.pid}.tmp`;
+  try {
+    writeFileSync(temp, `${JSON.stringify(report, null, 2)}\n`, { mode: 0o644 });
+    renameSync(temp, file);
+  } catch (error) {
+    try {
+      unlinkSync(temp);
+    } catch {
+      // The temp file was never made.
+    }
+    throw error;
+  }
 }
 
 /** Write the report whole or not at all: a temp file next to it, then a rename. */

@@ -37,15 +37,9 @@ const CLOSE_TIMEOUT_MS = 10_000;
 /**
  * One export, start to finish: start the embedded services the flags leave out, open the
  * providers, run the graph, then close everything in reverse and report what is left (nothing,
- * when all is well). Never throws; a failure is in the outcome.
+ * when all is well). `execute()` never throws; a failure is in the `outcome()`.
  */
-export async function runExport(options: DemoOptions, io: ExportIo): Promise<ExportOutcome> {
-  const run = new ExportRun(options, io);
-  await run.execute();
-  return run.outcome();
-}
-
-class ExportRun {
+export class ExportRun {
   private readonly started = performance.now();
   private readonly counters = emptyCounters();
   private readonly runId = newRunId();
@@ -57,6 +51,7 @@ class ExportRun {
   private failure: unknown;
   private failed = false;
   private stats: Partial<Record<string, ResourceCounts>> = {};
+  private countsFinal = false;
   private tempFilesLeft = 0;
   private sourceLabel: string | undefined;
   private receiverFacts: ReceiverStats | undefined;
@@ -81,7 +76,24 @@ class ExportRun {
     }
   }
 
+  /** How the run ended, once `execute()` has resolved; an ok run prints its summary here. */
   outcome(): ExportOutcome {
+    const outcome = this.currentOutcome();
+    if (outcome.status === 'ok') this.printSummary(outcome.report);
+    return outcome;
+  }
+
+  /**
+   * The report as the run stands, for a process that has to leave before the run has unwound (a
+   * second signal, a shutdown past its grace period): counts taken now, and the run's failure,
+   * or the interrupt, as its error.
+   */
+  reportSoFar(): ExportReport {
+    if (!this.countsFinal) this.takeCounts();
+    return this.currentOutcome().report;
+  }
+
+  private currentOutcome(): ExportOutcome {
     const aborted = this.io.signal.aborted;
     const ok = !this.failed && !aborted;
     const message = ok ? undefined : this.message();
@@ -96,7 +108,6 @@ class ExportRun {
       ...this.servicesFacts(),
       ...(message === undefined ? {} : { error: message }),
     });
-    if (ok) this.printSummary(report);
     const status = ok ? 'ok' : aborted ? 'aborted' : 'failed';
     return { status, report, ...(message === undefined ? {} : { message }) };
   }
@@ -175,6 +186,7 @@ class ExportRun {
         await resources.destroy(error).catch(() => {});
       }
       this.takeCounts();
+      this.countsFinal = true;
       this.forgetEmergency();
     }
     if (this.monitor !== undefined) {
