@@ -89,6 +89,7 @@ async function writeUsageReport(argv: readonly string[], message: string): Promi
     ok: false,
     counters: emptyCounters(),
     durationMs: 0,
+    exportMs: 0,
     tempFilesLeft: 0,
     stats: {},
     error: message,

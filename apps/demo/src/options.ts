@@ -37,15 +37,16 @@ interface RawOptions {
   dbUrl?: string;
   table?: string;
   query?: string;
-  batchSize: string;
-  chunkRows: string;
+  /** Numbers as typed, or the default (a number, so `--help` shows it as one). */
+  batchSize: string | number;
+  chunkRows: string | number;
   apiUrl?: string;
   apiToken?: string;
   smtpUrl?: string;
   mailFrom: string;
   mailTo: string;
   report?: string;
-  concurrency: string;
+  concurrency: string | number;
   quiet?: boolean;
   outbox: string;
 }
@@ -61,8 +62,8 @@ function buildProgram(): Command {
     )
     .option('--table <name>', `table to export, optionally schema.table (default: ${SAMPLE_TABLE})`)
     .option('--query <sql>', 'query to export instead of a table')
-    .option('--batch-size <n>', 'rows per cursor read', '1000')
-    .option('--chunk-rows <n>', 'rows per chunk file', '10000')
+    .addOption(new Option('--batch-size <n>', 'rows per cursor read').default(1000))
+    .addOption(new Option('--chunk-rows <n>', 'rows per chunk file').default(10_000))
     .addOption(
       new Option('--api-url <url>', 'upload base URL (default: embedded receiver)').env(
         'KAYGRAPH_API_URL',
@@ -77,7 +78,7 @@ function buildProgram(): Command {
     .option('--mail-from <address>', 'sender of the summary mail', 'kaygraph-demo@localhost')
     .option('--mail-to <address>', 'recipient of the summary mail', 'ops@localhost')
     .option('--report <file>', 'write a JSON report to this file')
-    .option('--concurrency <n>', 'uploads in flight', '4')
+    .addOption(new Option('--concurrency <n>', 'uploads in flight').default(4))
     .option('--outbox <dir>', 'folder the embedded SMTP capture writes to', '.kaygraph-outbox')
     .option('--quiet', 'no progress, no table')
     .allowExcessArguments(false)
@@ -153,8 +154,8 @@ function parseSource(raw: RawOptions): ExportSource {
   return { kind: 'table', name, ...parsed };
 }
 
-function positiveInteger(flag: string, value: string, max: number): number {
-  const text = value.trim();
+function positiveInteger(flag: string, value: string | number, max: number): number {
+  const text = String(value).trim();
   if (!/^\d+$/.test(text) || Number(text) < 1 || Number(text) > max) {
     throw new UsageError(
       `${flag} must be a whole number from 1 to ${max}, got ${JSON.stringify(value)}`,

@@ -1,9 +1,10 @@
-import { SingleBar } from 'cli-progress';
+import cliProgress, { type Options, type Params, SingleBar } from 'cli-progress';
 import type { ExportCounters } from './export-counters.js';
 
 /** Shows how far the export got while it runs. */
 export interface Progress {
-  stop(): void;
+  /** Draw the last state and stop; `complete` (the export read everything) makes the total exact. */
+  stop(complete?: boolean): void;
 }
 
 export interface ProgressOptions {
@@ -22,18 +23,33 @@ export function startProgress(options: ProgressOptions): Progress {
   return options.stream.isTTY ? startBar(options) : startLines(options);
 }
 
+/** Rows read out of how many, when the planner gave an estimate (a table); just rows read when not. */
+const KNOWN_TOTAL = '{bar} {value}/{total} rows read';
+const UNKNOWN_TOTAL = '{value} rows read';
+const REST = ' | {written} chunks written, {uploaded} uploaded | {duration_formatted}';
+
+/** The bar's line: the estimate only once there is one, never a made-up total such as `0/1`. */
+function barLine(options: Options, params: Params, payload: Record<string, unknown>): string {
+  const format = (payload.known === true ? KNOWN_TOTAL : UNKNOWN_TOTAL) + REST;
+  // `Format` is nested in the CommonJS export, out of reach of a named import.
+  return cliProgress.Format.Formatter({ ...options, format }, params, payload);
+}
+
 function startBar({ counters, stream }: ProgressOptions): Progress {
   const bar = new SingleBar({
     stream,
-    format:
-      '{bar} {value}/{total} rows read | {written} chunks written, {uploaded} uploaded' +
-      ' | {duration_formatted}',
+    format: barLine,
     hideCursor: true,
     clearOnComplete: false,
     fps: 5,
   });
+  // Without an estimate the total is never shown; the bar still needs one above zero.
   const total = () => Math.max(counters.expectedRows ?? 0, counters.rowsRead, 1);
-  const payload = () => ({ written: counters.chunksWritten, uploaded: counters.chunksUploaded });
+  const payload = () => ({
+    known: counters.expectedRows !== undefined,
+    written: counters.chunksWritten,
+    uploaded: counters.chunksUploaded,
+  });
   bar.start(total(), 0, payload());
   const timer = setInterval(() => {
     bar.setTotal(total());
@@ -41,9 +57,10 @@ function startBar({ counters, stream }: ProgressOptions): Progress {
   }, 200);
   timer.unref();
   return {
-    stop() {
+    stop(complete = false) {
       clearInterval(timer);
-      bar.setTotal(Math.max(counters.rowsRead, 1));
+      // The estimate was the planner's guess; once everything was read, the count is the total.
+      bar.setTotal(complete ? Math.max(counters.rowsRead, 1) : total());
       bar.update(counters.rowsRead, payload());
       bar.stop();
     },

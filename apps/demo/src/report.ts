@@ -35,7 +35,10 @@ export interface ExportReport {
   notifications: { sent: number; failed: number };
   /** Temp files and folders the run created that still exist after it ended. */
   tempFilesLeft: number;
+  /** The whole run: starting the embedded services, the export, closing everything. */
   durationMs: number;
+  /** The export alone: from the first node to the last, services already up; 0 if not begun. */
+  exportMs: number;
   resources: Record<string, ResourceSummary>;
   /** The built-in receiver's own count, when it was used. */
   receiver?: { rowsReceived: number; chunksStored: number; duplicates: number };
@@ -61,6 +64,7 @@ export function buildReport(parts: {
   ok: boolean;
   counters: ExportCounters;
   durationMs: number;
+  exportMs?: number;
   tempFilesLeft: number;
   stats: Partial<Record<string, ResourceCounts>>;
   runId?: string;
@@ -85,6 +89,7 @@ export function buildReport(parts: {
     notifications: { sent: counters.notificationsSent, failed: counters.notificationsFailed },
     tempFilesLeft: parts.tempFilesLeft,
     durationMs: Math.round(parts.durationMs),
+    exportMs: Math.round(parts.exportMs ?? 0),
     resources,
     ...(parts.receiver === undefined ? {} : { receiver: parts.receiver }),
     ...(parts.outbox === undefined ? {} : { outbox: parts.outbox }),

@@ -41,6 +41,8 @@ const CLOSE_TIMEOUT_MS = 10_000;
  */
 export class ExportRun {
   private readonly started = performance.now();
+  private exportStarted: number | undefined;
+  private exportEnded: number | undefined;
   private readonly counters = emptyCounters();
   private readonly runId = newRunId();
   private readonly secrets: string[];
@@ -71,7 +73,7 @@ export class ExportRun {
     } catch (error) {
       this.fail(error);
     } finally {
-      this.progress?.stop();
+      this.progress?.stop(!this.failed && !this.io.signal.aborted);
       await this.shutDown();
     }
   }
@@ -101,6 +103,7 @@ export class ExportRun {
       ok,
       counters: this.counters,
       durationMs: performance.now() - this.started,
+      exportMs: this.exportMs(),
       tempFilesLeft: this.tempFilesLeft,
       stats: this.stats,
       runId: this.runId,
@@ -110,6 +113,12 @@ export class ExportRun {
     });
     const status = ok ? 'ok' : aborted ? 'aborted' : 'failed';
     return { status, report, ...(message === undefined ? {} : { message }) };
+  }
+
+  /** Time spent in the graph, not starting services or shutting down. */
+  private exportMs(): number {
+    if (this.exportStarted === undefined) return 0;
+    return (this.exportEnded ?? performance.now()) - this.exportStarted;
   }
 
   private async prepare(): Promise<void> {
@@ -144,11 +153,13 @@ export class ExportRun {
       this.progress = startProgress({ counters: this.counters, stream: this.progressStream() });
     }
 
+    this.exportStarted = performance.now();
     const result = await new ExportGraph().run(shared, {
       resources: this.resources!,
       signal: this.io.signal,
       runId: this.runId,
     });
+    this.exportEnded = performance.now();
     this.sourceLabel = shared.plan?.label;
     if (result.status !== 'ok') throw result.error;
     if (shared.notification?.sent === false) {
@@ -256,9 +267,10 @@ export class ExportRun {
   }
 
   private printSummary(report: ExportReport): void {
-    const seconds = (report.durationMs / 1000).toFixed(1);
+    const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
     const lines = [
-      `exported ${report.rows.uploaded} rows in ${report.chunks.uploaded} chunks in ${seconds} s`,
+      `exported ${report.rows.uploaded} rows in ${report.chunks.uploaded} chunks in ` +
+        `${seconds(report.exportMs)} (${seconds(report.durationMs)} with start-up and shutdown)`,
     ];
     if (report.receiver !== undefined) {
       lines.push(`receiver counted ${report.receiver.rowsReceived} rows`);

@@ -65,6 +65,11 @@ describe('demo on its embedded defaults', () => {
     }
   });
 
+  it('times the export apart from the whole run, which includes the embedded start-up', () => {
+    expect(report.exportMs).toBeGreaterThan(0);
+    expect(report.durationMs).toBeGreaterThan(report.exportMs);
+  });
+
   it('prints the summary and the monitor table', () => {
     expect(result.stdout).toContain(`exported ${SAMPLE_ROWS} rows in 5 chunks`);
     expect(result.stdout).toContain(`receiver counted ${SAMPLE_ROWS} rows`);

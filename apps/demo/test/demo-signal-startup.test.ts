@@ -76,6 +76,7 @@ describe('demo interrupted while the embedded services start', () => {
     expect(report.error).toBe(`interrupted by ${signal}`);
     expect(report.tempFilesLeft).toBe(0);
     expect(report.rows.read).toBe(0);
+    expect(report.exportMs).toBe(0);
     // Nothing at all is left in the run's TMPDIR: no chunk folder, no database files.
     expect(await readdir(workspace.tmp)).toEqual([]);
   });
