@@ -48,8 +48,10 @@ export interface MailSlot {
 
 /**
  * Stats of the mail provider. nodemailer does not report its sockets, so `size`/`idle`/`inUse`
- * count send slots (`maxConnections` of them), each backed by at most one SMTP connection.
- * `errors` counts connection failures.
+ * count send slots (`maxConnections` of them), each backed by at most one SMTP connection:
+ * `size` is the slots that can be lent, `idle` those not lent now. Once `close()` or `destroy()`
+ * has begun, free slots are gone: `size` is the slots still lent and `idle` is 0, so a closed
+ * provider shows 0 and 0. `errors` counts connection failures.
  */
 export interface MailProviderStats extends ProviderStats {
   /** Messages the server accepted. */
@@ -209,10 +211,12 @@ class SmtpMailProvider implements MailProvider {
   stats(): MailProviderStats {
     const c = this.#counters;
     const { gate, ledger } = this.#slots;
+    // Once closing, a free slot can no longer be had: only the slots still lent count.
+    const accepting = this.#state === 'new' || this.#state === 'open';
     return {
-      size: gate.limit,
+      size: accepting ? gate.limit : ledger.size,
       inUse: ledger.size,
-      idle: gate.limit - gate.inUse,
+      idle: accepting ? gate.limit - gate.inUse : 0,
       waiting: gate.waiting,
       pending: 0,
       created: 0,
