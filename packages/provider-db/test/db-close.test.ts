@@ -1,37 +1,11 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { AcquireTimeoutError, LeaseReleasedError, PoolClosedError } from '@kaygraph/core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createDbProvider, type DbProvider, type DbProviderOptions } from '../src/index.js';
-import { type PgTarget, recordEvents, startTarget, testAppName, until } from './pg-target.js';
+import { describe, expect, it } from 'vitest';
+import { recordEvents, testAppName, until, useProviders } from './pg-target.js';
 
 const appName = testAppName('close');
-// Starting embedded PostgreSQL (the fallback) can take many seconds on a busy machine.
-const STARTUP_TIMEOUT_MS = 120_000;
-let target: PgTarget;
-const providers: DbProvider[] = [];
-
-beforeAll(async () => {
-  target = await startTarget();
-}, STARTUP_TIMEOUT_MS);
-
-afterEach(async () => {
-  await Promise.all(providers.splice(0).map((p) => p.destroy()));
-});
-
-afterAll(async () => {
-  await target.close();
-});
-
-function provider(options: DbProviderOptions = {}): DbProvider {
-  const db = createDbProvider({
-    connectionString: target.url,
-    applicationName: appName,
-    ...options,
-  });
-  providers.push(db);
-  return db;
-}
+const { provider, url } = useProviders(appName);
 
 describe('close and destroy', () => {
   it('close waits for outstanding leases, refusing new acquires meanwhile', async () => {
@@ -133,7 +107,7 @@ describe('close and destroy', () => {
 
   it('a process that closed its provider exits on its own', async () => {
     const child = fork(fileURLToPath(new URL('./fixtures/close-child.mjs', import.meta.url)), {
-      env: { ...process.env, CHILD_PG_URL: target.url, CHILD_APP_NAME: `${appName}-child` },
+      env: { ...process.env, CHILD_PG_URL: url(), CHILD_APP_NAME: `${appName}-child` },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     let report: { stats: Record<string, number>; state: string } | undefined;

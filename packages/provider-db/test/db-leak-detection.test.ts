@@ -1,35 +1,9 @@
 import { ResourcePool } from '@kaygraph/core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createDbProvider, type DbProvider, type DbProviderOptions } from '../src/index.js';
-import { type PgTarget, recordEvents, startTarget, testAppName, until } from './pg-target.js';
+import { describe, expect, it } from 'vitest';
+import { recordEvents, testAppName, until, useProviders } from './pg-target.js';
 
 const appName = testAppName('leak-detection');
-// Starting embedded PostgreSQL (the fallback) can take many seconds on a busy machine.
-const STARTUP_TIMEOUT_MS = 120_000;
-let target: PgTarget;
-const providers: DbProvider[] = [];
-
-beforeAll(async () => {
-  target = await startTarget();
-}, STARTUP_TIMEOUT_MS);
-
-afterEach(async () => {
-  await Promise.all(providers.splice(0).map((p) => p.destroy()));
-});
-
-afterAll(async () => {
-  await target.close();
-});
-
-function provider(options: DbProviderOptions = {}): DbProvider {
-  const db = createDbProvider({
-    connectionString: target.url,
-    applicationName: appName,
-    ...options,
-  });
-  providers.push(db);
-  return db;
-}
+const { provider } = useProviders(appName);
 
 describe('a connection never given back', () => {
   it('is reported past leakDetectionMs with the borrower stack, again on return', async () => {

@@ -4,40 +4,14 @@ import {
   LeaseReleasedError,
   PoolClosedError,
 } from '@kaygraph/core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createDbProvider, type DbProvider, type DbProviderOptions } from '../src/index.js';
-import { type PgTarget, startTarget, testAppName } from './pg-target.js';
+import { describe, expect, it } from 'vitest';
+import { testAppName, useProviders } from './pg-target.js';
 
 // Returning a connection the wrong way must be refused with a typed error and change nothing:
 // a connection handed back twice, or behind its lease's back, would be lent to two borrowers.
 
 const appName = testAppName('lease-misuse');
-// Starting embedded PostgreSQL (the fallback) can take many seconds on a busy machine.
-const STARTUP_TIMEOUT_MS = 120_000;
-let target: PgTarget;
-const providers: DbProvider[] = [];
-
-beforeAll(async () => {
-  target = await startTarget();
-}, STARTUP_TIMEOUT_MS);
-
-afterEach(async () => {
-  await Promise.all(providers.splice(0).map((p) => p.destroy()));
-});
-
-afterAll(async () => {
-  await target.close();
-});
-
-function provider(options: DbProviderOptions = {}): DbProvider {
-  const db = createDbProvider({
-    connectionString: target.url,
-    applicationName: appName,
-    ...options,
-  });
-  providers.push(db);
-  return db;
-}
+const { provider } = useProviders(appName);
 
 describe('returning a connection the wrong way', () => {
   it('a second release or destroy rejects, typed; counters unchanged', async () => {

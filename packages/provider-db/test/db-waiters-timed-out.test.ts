@@ -1,38 +1,12 @@
 import { AcquireTimeoutError } from '@kaygraph/core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createDbProvider, type DbProvider, type DbProviderOptions } from '../src/index.js';
-import { type PgTarget, startTarget, testAppName, until } from './pg-target.js';
+import { describe, expect, it } from 'vitest';
+import { testAppName, until, useProviders } from './pg-target.js';
 
 // pg-pool cannot take a request out of its queue, so waiters that gave up are still queued
 // inside it when a connection comes free. A later acquire must not wait behind their ghosts.
 
 const appName = testAppName('waiters-timed-out');
-// Starting embedded PostgreSQL (the fallback) can take many seconds on a busy machine.
-const STARTUP_TIMEOUT_MS = 120_000;
-let target: PgTarget;
-const providers: DbProvider[] = [];
-
-beforeAll(async () => {
-  target = await startTarget();
-}, STARTUP_TIMEOUT_MS);
-
-afterEach(async () => {
-  await Promise.all(providers.splice(0).map((p) => p.destroy()));
-});
-
-afterAll(async () => {
-  await target.close();
-});
-
-function provider(options: DbProviderOptions = {}): DbProvider {
-  const db = createDbProvider({
-    connectionString: target.url,
-    applicationName: appName,
-    ...options,
-  });
-  providers.push(db);
-  return db;
-}
+const { provider } = useProviders(appName);
 
 describe('after waiters timed out', () => {
   it('a later acquire gets the connection as soon as it is released', async () => {

@@ -1,5 +1,7 @@
 import { type KayGraphEvents, type EventName, subscribeAll } from '@kaygraph/core';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import { startEmbeddedPostgres } from '../src/embedded.js';
+import { createDbProvider, type DbProvider, type DbProviderOptions } from '../src/index.js';
 
 /** The real server to test against, when the environment names one. */
 export const realServerUrl = process.env.KAYGRAPH_TEST_PG_URL;
@@ -68,4 +70,39 @@ export function delay(ms: number): Promise<void> {
 /** Poll until `probe` is true; the test's own timeout bounds the wait. */
 export async function until(probe: () => boolean | Promise<boolean>, everyMs = 10): Promise<void> {
   while (!(await probe())) await delay(everyMs);
+}
+
+/** Starting embedded PostgreSQL (the fallback) can take many seconds on a busy machine. */
+const STARTUP_TIMEOUT_MS = 120_000;
+
+/**
+ * The set-up most provider tests share: one target for the file, providers made against it with
+ * the file's application_name, each destroyed after its test.
+ */
+export function useProviders(appName: string) {
+  let target: PgTarget | undefined;
+  const providers: DbProvider[] = [];
+
+  beforeAll(async () => {
+    target = await startTarget();
+  }, STARTUP_TIMEOUT_MS);
+
+  afterEach(async () => {
+    await Promise.all(providers.splice(0).map((p) => p.destroy()));
+  });
+
+  afterAll(async () => {
+    await target?.close();
+  });
+
+  const url = (): string => {
+    if (target === undefined) throw new Error('the PostgreSQL target is not started yet');
+    return target.url;
+  };
+  const provider = (options: DbProviderOptions = {}): DbProvider => {
+    const db = createDbProvider({ connectionString: url(), applicationName: appName, ...options });
+    providers.push(db);
+    return db;
+  };
+  return { url, provider };
 }
