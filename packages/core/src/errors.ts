@@ -65,6 +65,14 @@ export class LeaseReleasedError extends KayGraphError {
   static override readonly code = 'KG_LEASE_RELEASED';
 }
 
+/**
+ * A lease was released or destroyed after its provider took it back: a forced shutdown or a close
+ * timeout destroyed the resource while it was still lent. Nothing is counted twice.
+ */
+export class LeaseRevokedError extends KayGraphError {
+  static override readonly code = 'KG_LEASE_REVOKED';
+}
+
 /** Something that is not a lease of this pool was handed back to it. */
 export class ForeignLeaseError extends KayGraphError {
   static override readonly code = 'KG_LEASE_FOREIGN';

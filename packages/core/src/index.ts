@@ -9,6 +9,7 @@ export {
   KayGraphError,
   type KayGraphErrorOptions,
   LeaseReleasedError,
+  LeaseRevokedError,
   NodeTimeoutError,
   PoolClosedError,
   ProviderNotFoundError,

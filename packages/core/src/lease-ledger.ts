@@ -1,4 +1,4 @@
-import { LeaseReleasedError } from './errors.js';
+import { LeaseReleasedError, LeaseRevokedError } from './errors.js';
 import { type LeaseOwner, eventChannel, publish } from './events.js';
 import type { Lease } from './resource.js';
 
@@ -62,6 +62,20 @@ export class LeaseLedger<R> {
     return this.#size;
   }
 
+  /** True when every lease records its borrower's stack (leak detection or `captureStacks`). */
+  get capturesStacks(): boolean {
+    return this.#captureStacks;
+  }
+
+  /**
+   * The caller's stack, to pass to `issue` later, or `undefined` when stacks are not captured.
+   * A provider whose acquire may wait takes it on entry: by the time the lease is issued the
+   * stack may be that of whoever freed the resource, or of a create's callback.
+   */
+  borrowerStack(): string | undefined {
+    return this.#captureStacks ? captureStack(LeaseLedger.prototype.borrowerStack) : undefined;
+  }
+
   /** A snapshot of the leases out right now. */
   outstanding(): Lease<R>[] {
     const leases: Lease<R>[] = [];
@@ -75,6 +89,9 @@ export class LeaseLedger<R> {
    * always pass one, and report leaks with the hold time), or a listener on `resource:acquire`,
    * `resource:release` or `resource:leak`. Otherwise it is `NaN`: on some hosts one clock read
    * costs a fifth of an uncontended acquire and release.
+   *
+   * `stack` is the borrower's stack from `borrowerStack()`, for an acquire that waited; without it
+   * the stack is taken here.
    */
   issue(
     resource: R,
@@ -82,8 +99,10 @@ export class LeaseLedger<R> {
     hooks: ReturnHooks<R>,
     waitMs: number,
     owner?: LeaseOwner,
+    borrowerStack?: string,
   ): Lease<R> {
-    const stack = this.#captureStacks ? captureStack() : undefined;
+    const stack =
+      borrowerStack ?? (this.#captureStacks ? captureStack(LeaseLedger.prototype.issue) : undefined);
     const timed =
       this.#alwaysTimed ||
       owner !== undefined ||
@@ -133,6 +152,25 @@ export class LeaseLedger<R> {
     });
   }
 
+  /**
+   * Take a lease back from its borrower: the provider is shutting down (forced, or its close
+   * timed out) and the resource goes now. The lease counts as returned; the borrower's later
+   * `release()` or `destroy()` rejects with `LeaseRevokedError` and changes no counter, and
+   * disposing of it is a no-op. Runs the lease's `destroy` hook with `reason` unless
+   * `runDestroyHook` is false (the caller destroys the resource itself). A lease already
+   * returned, or not from this ledger, is left alone.
+   */
+  revoke(
+    lease: Lease<R>,
+    reason?: unknown,
+    options: { runDestroyHook?: boolean } = {},
+  ): Promise<void> {
+    if (!(lease instanceof LeaseRecord) || lease.ledger !== this || lease.returned) {
+      return returnedAtOnce;
+    }
+    return lease.revoke(reason, options.runDestroyHook !== false);
+  }
+
   /** The stack of the code that took the lease, when stacks are captured. */
   stackOf(lease: Lease<R>): string | undefined {
     return lease instanceof LeaseRecord ? lease.stack : undefined;
@@ -144,8 +182,8 @@ export class LeaseLedger<R> {
     this.#sweepTimer = undefined;
   }
 
-  /** @internal called by a lease when it is returned. */
-  settle(lease: LeaseRecord<R>): void {
+  /** @internal called by a lease when it is returned or revoked. */
+  settle(lease: LeaseRecord<R>, revoked = false): void {
     if (lease.prev === undefined) this.#head = lease.next;
     else lease.prev.next = lease.next;
     if (lease.next !== undefined) lease.next.prev = lease.prev;
@@ -156,7 +194,9 @@ export class LeaseLedger<R> {
     if (this.#size === 0 && this.#sweepTimer !== undefined) this.close();
     const listened = releaseChannel.hasSubscribers;
     // The clock is read only when the time goes somewhere.
-    if (!listened && !lease.reportedLeak) return;
+    // A leak taken back by the provider did not come back from its borrower.
+    const leakReturned = lease.reportedLeak && !revoked;
+    if (!listened && !leakReturned) return;
     const now = Date.now();
     const heldMs = now - lease.acquiredAt;
     if (listened) {
@@ -169,7 +209,7 @@ export class LeaseLedger<R> {
         ...(lease.owner ? { owner: lease.owner } : {}),
       });
     }
-    if (lease.reportedLeak) {
+    if (leakReturned) {
       publish('resource:leak-returned', {
         provider: this.provider,
         time: Date.now(),
@@ -202,9 +242,10 @@ class LeaseRecord<R> implements Lease<R> {
   prev: LeaseRecord<R> | undefined = undefined;
   next: LeaseRecord<R> | undefined = undefined;
   #returned = false;
+  #revoked = false;
 
   constructor(
-    private readonly ledger: LeaseLedger<R>,
+    readonly ledger: LeaseLedger<R>,
     readonly resource: R,
     readonly resourceId: number,
     private readonly hooks: ReturnHooks<R>,
@@ -243,12 +284,31 @@ class LeaseRecord<R> implements Lease<R> {
     }
   }
 
+  /** @internal see `LeaseLedger.revoke`. */
+  revoke(reason: unknown, runDestroyHook: boolean): Promise<void> {
+    this.#returned = true;
+    this.#revoked = true;
+    this.ledger.settle(this, true);
+    if (!runDestroyHook) return returnedAtOnce;
+    try {
+      return settled(this.hooks.destroy(this.resource, reason));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
   [Symbol.asyncDispose](): Promise<void> {
     // `await using` after an explicit release is normal, so disposal of a returned lease is a no-op.
     return this.#returned ? returnedAtOnce : this.release();
   }
 
-  #alreadyReturned(what: string): LeaseReleasedError {
+  #alreadyReturned(what: string): LeaseReleasedError | LeaseRevokedError {
+    if (this.#revoked) {
+      return new LeaseRevokedError(
+        `cannot ${what} lease ${this.id} of provider "${this.ledger.provider}": the provider ` +
+          'took it back and destroyed its resource when it shut down',
+      );
+    }
     return new LeaseReleasedError(
       `cannot ${what} lease ${this.id} of provider "${this.ledger.provider}": it was already returned`,
     );
@@ -260,9 +320,9 @@ function settled(result: void | Promise<void>): Promise<void> {
   return result instanceof Promise ? result : returnedAtOnce;
 }
 
-function captureStack(): string | undefined {
+function captureStack(above: Function): string | undefined {
   const holder: { stack?: string } = {};
-  Error.captureStackTrace(holder, LeaseLedger.prototype.issue);
+  Error.captureStackTrace(holder, above);
   // The first line is the header, `Error` or (with source maps installed) `Error: `.
   return holder.stack?.replace(/^[^\n]*\n/, 'lease acquired\n');
 }

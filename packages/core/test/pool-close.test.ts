@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
-import { PoolClosedError } from '../src/errors.js';
+import { LeaseReleasedError, LeaseRevokedError, PoolClosedError } from '../src/errors.js';
 import {
   Factory,
   advance,
@@ -68,12 +68,18 @@ describe('Pool close', () => {
     expect(closed.settled()).toBe(true);
     expect(lease.resource.destroyed).toBe(1);
     expect(leaks).toHaveLength(1);
-    expect(pool.stats()).toMatchObject({ leaks: 1, inUse: 0, destroyed: 1 });
+    expect(pool.stats()).toMatchObject({ leaks: 1, inUse: 0, destroyed: 1, released: 1 });
+    expect(lease.returned).toBe(true);
+    const returned = collect('resource:leak-returned');
+    const before = pool.stats();
 
-    // The borrower giving it back late changes nothing.
-    await lease.release();
+    // The borrower giving it back late is told so, and changes nothing.
+    const late = await lease.release().catch((e: unknown) => e);
+    expect(LeaseRevokedError.isInstance(late)).toBe(true);
+    expect((late as Error).message).toContain(`lease ${lease.id} of provider "${pool.name}"`);
     expect(lease.resource.destroyed).toBe(1);
-    expect(pool.stats()).toMatchObject({ inUse: 0, destroyed: 1 });
+    expect(pool.stats()).toEqual(before);
+    expect(returned).toEqual([]);
   });
 
   it('cuts off a destroy that never finishes at destroyTimeoutMs and reports it', async () => {
@@ -193,9 +199,18 @@ describe('Pool destroy', () => {
     expect(PoolClosedError.isInstance(waiting.error())).toBe(true);
     expect((waiting.error() as Error).cause).toBe(reason);
     expect(closes).toMatchObject([{ forced: true }]);
-    await lease.release();
+    const before = pool.stats();
+    expect(before).toMatchObject({ created: 1, destroyed: 1, inUse: 0, acquired: 1, released: 1 });
+
+    // Distinct from a second release, and a no-op for the counters; disposing of it stays quiet.
+    const late = await lease.release().catch((e: unknown) => e);
+    const destroyLate = await lease.destroy(new Error('broken')).catch((e: unknown) => e);
+    expect(LeaseRevokedError.isInstance(late)).toBe(true);
+    expect(LeaseRevokedError.isInstance(destroyLate)).toBe(true);
+    expect(LeaseReleasedError.isInstance(late)).toBe(false);
+    await lease[Symbol.asyncDispose]();
     expect(lease.resource.destroyed).toBe(1);
-    expect(pool.stats()).toMatchObject({ created: 1, destroyed: 1, inUse: 0 });
+    expect(pool.stats()).toEqual(before);
   });
 
   it('turns a close in progress into a forced one', async () => {

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { type KayGraphEvents, subscribe } from '../src/events.js';
 import type { Pool } from '../src/pool/pool.js';
+import type { Lease } from '../src/resource.js';
 import { Factory, type Thing, makePool } from './support/pool-factory.js';
 
 const stops: (() => void)[] = [];
@@ -18,6 +19,19 @@ function listen<N extends 'resource:leak' | 'resource:leak-returned'>(name: N) {
 /** The borrower whose stack a leak report must show. */
 async function takeAndKeep(pool: Pool<Thing>) {
   return pool.acquire({ owner: { runId: 'r1', node: 'export' } });
+}
+
+/** Waits for the resource `first` holds. Deliberately not async: no async frame carries it. */
+function waitInLine(pool: Pool<Thing>) {
+  return pool.acquire();
+}
+
+function giveBackFirst(lease: Lease<Thing>) {
+  return lease.release();
+}
+
+function takeFresh(pool: Pool<Thing>) {
+  return pool.acquire();
 }
 
 describe('Pool leak detection', () => {
@@ -41,6 +55,30 @@ describe('Pool leak detection', () => {
 
     expect(returned).toMatchObject([{ leaseId: lease.id }]);
     expect(pool.stats()).toMatchObject({ leaks: 1, inUse: 0, idle: 1 });
+  });
+
+  it('reports the stack of a borrower who waited in line, not the releaser\'s', async () => {
+    const leaks = listen('resource:leak');
+    const pool = makePool(new Factory(), { name: 'leaky', max: 1, leakDetectionMs: 20 });
+    const first = await pool.acquire();
+    const waiting = waitInLine(pool);
+    await giveBackFirst(first);
+
+    await waiting;
+    await vi.waitFor(() => expect(leaks).toHaveLength(1));
+
+    expect(leaks[0]?.stack).toContain('waitInLine');
+    expect(leaks[0]?.stack).not.toContain('giveBackFirst');
+  });
+
+  it('reports the stack of a borrower served by a fresh create', async () => {
+    const leaks = listen('resource:leak');
+    const pool = makePool(new Factory(), { name: 'leaky', leakDetectionMs: 20 });
+
+    await takeFresh(pool);
+    await vi.waitFor(() => expect(leaks).toHaveLength(1));
+
+    expect(leaks[0]?.stack).toContain('takeFresh');
   });
 
   it('reports nothing for leases returned in time', async () => {

@@ -95,6 +95,23 @@ describe('SlotLeases', () => {
     expect(slots.ledger.returned).toBe(2);
   });
 
+  it('puts the stack of a borrower who waited for a slot on its lease', async () => {
+    const slots = new SlotLeases<ReturnType<typeof handle>>('p', 1, 60_000);
+    const first = await slots.acquire(handle, {}, 1000);
+    // Neither function is async, so no async frame would name them after the wait.
+    const waitForSlot = () => slots.acquire(handle, {}, 1000);
+    const giveSlotBack = () => first.release();
+    const waiting = waitForSlot();
+    await giveSlotBack();
+
+    const lease = await waiting;
+
+    expect(slots.ledger.stackOf(lease)).toContain('waitForSlot');
+    expect(slots.ledger.stackOf(lease)).not.toContain('giveSlotBack');
+    await lease.release();
+    slots.ledger.close();
+  });
+
   it('counts acquire timeouts and reports when every lease is back', async () => {
     const slots = new SlotLeases<ReturnType<typeof handle>>('p', 1);
     const lease = await slots.acquire(handle, {}, 1000);

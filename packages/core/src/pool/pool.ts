@@ -58,6 +58,8 @@ class PooledResource<T> {
   idleSince = -1;
   /** The hooks every lease of this resource returns through; made once per resource. */
   hooks!: ReturnHooks<T>;
+  /** Its lease while it is lent, so a forced shutdown can take the lease back. */
+  lease: Lease<T> | undefined = undefined;
 
   constructor(
     readonly id: number,
@@ -416,11 +418,18 @@ export class Pool<T> implements Provider<T> {
     return o.validateOnBorrow && now - resource.returnedAt >= o.validateBypassMs;
   }
 
-  #lend(resource: PooledResource<T>, waitMs: number, owner: LeaseOwner | undefined): Lease<T> {
+  #lend(
+    resource: PooledResource<T>,
+    waitMs: number,
+    owner: LeaseOwner | undefined,
+    stack?: string,
+  ): Lease<T> {
     resource.state = BORROWED;
     resource.uses++;
     this.#inUse++;
-    return this.#ledger.issue(resource.resource, resource.id, resource.hooks, waitMs, owner);
+    const { hooks } = resource;
+    resource.lease = this.#ledger.issue(resource.resource, resource.id, hooks, waitMs, owner, stack);
+    return resource.lease;
   }
 
   #wait(
@@ -432,6 +441,8 @@ export class Pool<T> implements Provider<T> {
       const now = Date.now();
       const deadline = now + timeoutMs;
       const waiter = new Waiter(this.#waiters, resolve, reject, now, deadline, signal, owner);
+      // Lent later from a release or a create's callback: keep the borrower's stack from here.
+      waiter.stack = this.#ledger.borrowerStack();
       this.#waiters.push(waiter, now);
       // A retry timer made while nobody waited is unref'd; a waiter needs it to fire.
       this.#retryTimer?.ref();
@@ -456,7 +467,7 @@ export class Pool<T> implements Provider<T> {
   #serve(waiter: Waiter<T>, resource: PooledResource<T>): void {
     // The wait only goes into the acquire event; skip the clock when nobody listens.
     const waitMs = acquireChannel.hasSubscribers ? Date.now() - waiter.startedAt : 0;
-    waiter.resolve(this.#lend(resource, waitMs, waiter.owner));
+    waiter.resolve(this.#lend(resource, waitMs, waiter.owner, waiter.stack));
   }
 
   #onWaiterTimeout(waiter: Waiter<T>): void {
@@ -950,6 +961,10 @@ export class Pool<T> implements Provider<T> {
     const why = closeTimedOut ? 'close-timeout' : 'forced';
     for (const resource of this.#resources) {
       if (resource.state === BORROWED || resource.state === VALIDATING) {
+        // The borrower's late release then rejects with LeaseRevokedError and counts nothing.
+        if (resource.state === BORROWED && resource.lease !== undefined) {
+          void this.#ledger.revoke(resource.lease, undefined, { runDestroyHook: false });
+        }
         this.#inUse--;
         if (resource.state === VALIDATING) this.#validating--;
         void this.#destroyResource(resource, why);

@@ -17,6 +17,8 @@ const compactAbove = 32;
 export class Waiter<T> {
   /** False once served, timed out, aborted or failed. */
   live = true;
+  /** The borrower's stack, when the pool's leases record one. */
+  stack: string | undefined = undefined;
 
   constructor(
     readonly queue: WaiterQueue<T>,

@@ -37,6 +37,8 @@ export class SlotLeases<R extends SlotResource> {
     timeoutMs: number,
   ): Promise<Lease<R>> {
     const started = Date.now();
+    // Taken before the wait: after it, the stack is that of whoever gave the slot back.
+    const stack = this.ledger.borrowerStack();
     let slot: number;
     try {
       slot = await this.gate.take(timeoutMs, options.signal, `acquire from "${this.#provider}"`);
@@ -47,7 +49,7 @@ export class SlotLeases<R extends SlotResource> {
     const resource = make(slot);
     const giveBack = () => this.#giveBack(resource);
     const hooks = { release: giveBack, destroy: giveBack };
-    return this.ledger.issue(resource, slot, hooks, Date.now() - started, options.owner);
+    return this.ledger.issue(resource, slot, hooks, Date.now() - started, options.owner, stack);
   }
 
   /** Resolve true once no lease is out, or false when `timeoutMs` passes first. */
