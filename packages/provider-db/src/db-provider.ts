@@ -127,6 +127,8 @@ class PgProvider implements DbProvider {
     const started = Date.now();
     const timeoutMs = this.#timeoutFor(options.timeoutMs);
     const deadline = timeoutMs === 0 ? Number.POSITIVE_INFINITY : started + timeoutMs;
+    // Taken before the wait: after it, the stack is that of whoever freed the connection.
+    const stack = this.#ledger.borrowerStack();
 
     for (;;) {
       const client = await this.#checkout(deadline, started, options);
@@ -138,7 +140,7 @@ class PgProvider implements DbProvider {
       }
       const state = this.#stateOf(client);
       const waitMs = Date.now() - started;
-      return this.#ledger.issue(client, state.id, this.#returnHooks, waitMs, options.owner);
+      return this.#ledger.issue(client, state.id, this.#returnHooks, waitMs, options.owner, stack);
     }
   }
 
@@ -266,7 +268,8 @@ class PgProvider implements DbProvider {
     this.#forced = true;
     this.#beginShutdown();
     const why = reason ?? new PoolClosedError(`provider "${this.name}" was destroyed`);
-    for (const lease of this.#ledger.outstanding()) lease.destroy(why).catch(() => {});
+    // Revoked: the holder's late release then rejects with LeaseRevokedError, counting nothing.
+    for (const lease of this.#ledger.outstanding()) this.#ledger.revoke(lease, why).catch(() => {});
     this.#drained?.();
     this.#shutdown ??= this.#endPool();
     return this.#shutdown;
@@ -521,7 +524,7 @@ class PgProvider implements DbProvider {
       const left = this.#ledger.outstanding();
       this.#warn(`close timed out after ${timeoutMs} ms; destroying ${left.length} lease(s)`);
       const why = new PoolClosedError(`provider "${this.name}" closed before the lease came back`);
-      for (const lease of left) await lease.destroy(why).catch(() => {});
+      for (const lease of left) await this.#ledger.revoke(lease, why).catch(() => {});
     }
     await this.#endPool();
   }

@@ -1,6 +1,6 @@
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { AcquireTimeoutError, LeaseReleasedError, PoolClosedError } from '@kaygraph/core';
+import { AcquireTimeoutError, LeaseRevokedError, PoolClosedError } from '@kaygraph/core';
 import { describe, expect, it } from 'vitest';
 import { recordEvents, testAppName, until, useProviders } from './pg-target.js';
 
@@ -53,8 +53,8 @@ describe('close and destroy', () => {
       await db.close({ timeoutMs: 50 });
       expect(db.state).toBe('closed');
       expect(lease.returned).toBe(true);
-      await expect(lease.release()).rejects.toSatisfy((e) => LeaseReleasedError.isInstance(e));
-      expect(db.stats()).toMatchObject({ size: 0, destroyed: 1 });
+      await expect(lease.release()).rejects.toSatisfy((e) => LeaseRevokedError.isInstance(e));
+      expect(db.stats()).toMatchObject({ size: 0, destroyed: 1, released: 1 });
       const warnings = events
         .named('provider:warning')
         .filter((e) => e.provider === 'db-close-timeout');

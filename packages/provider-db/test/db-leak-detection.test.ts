@@ -29,6 +29,30 @@ describe('a connection never given back', () => {
     }
   });
 
+  it('carries the stack of a borrower who waited for a connection', async () => {
+    const events = recordEvents();
+    try {
+      const db = provider({ name: 'db-leaky-waiter', max: 1, leakDetectionMs: 50 });
+      const first = await db.acquire();
+      // Neither function is async, so no async frame would name them after the wait.
+      const waitForConnection = () => db.acquire();
+      const giveConnectionBack = () => first.release();
+      const waiting = waitForConnection();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await giveConnectionBack();
+
+      const lease = await waiting;
+      await until(() => db.stats().leaks >= 1);
+
+      const leak = events.named('resource:leak').find((e) => e.leaseId === lease.id);
+      expect(leak?.stack).toContain('waitForConnection');
+      expect(leak?.stack).not.toContain('giveConnectionBack');
+      await lease.release();
+    } finally {
+      events.stop();
+    }
+  });
+
   it('is returned when its scope ends, and counted as a leak by the provider', async () => {
     const events = recordEvents();
     try {

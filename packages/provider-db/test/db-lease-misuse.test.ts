@@ -2,6 +2,7 @@ import {
   AcquireTimeoutError,
   ForeignLeaseError,
   LeaseReleasedError,
+  LeaseRevokedError,
   PoolClosedError,
 } from '@kaygraph/core';
 import { describe, expect, it } from 'vitest';
@@ -80,7 +81,8 @@ describe('returning a connection the wrong way', () => {
 
     const late = await lease.release().catch((e: unknown) => e);
 
-    expect(LeaseReleasedError.isInstance(late)).toBe(true);
+    expect(LeaseRevokedError.isInstance(late)).toBe(true);
+    expect((late as Error).message).toContain('took it back');
     expect(db.stats()).toEqual(before);
     expect(before).toMatchObject({ inUse: 0, size: 0, created: 1, destroyed: 1 });
     await expect(db.acquire()).rejects.toSatisfy((e) => PoolClosedError.isInstance(e));

@@ -115,6 +115,8 @@ export class MemoryProvider implements Provider<Buffer> {
     const classSize = this.#classFor(size);
     const started = Date.now();
     const timeoutMs = options.timeoutMs ?? this.#settings.acquireTimeoutMs;
+    // Taken before the wait: after it, the stack is that of whoever freed the budget.
+    const stack = this.#ledger.borrowerStack();
     const buffer = await this.#pool.take(classSize, {
       signal: options.signal,
       timeoutMs,
@@ -130,7 +132,8 @@ export class MemoryProvider implements Provider<Buffer> {
       release: (lent: Buffer) => this.#returned(lent),
       destroy: (lent: Buffer, reason: unknown) => this.#written(lent, describe(reason)),
     };
-    const lease = this.#ledger.issue(buffer, id, hooks, Date.now() - started, options.owner);
+    const waitMs = Date.now() - started;
+    const lease = this.#ledger.issue(buffer, id, hooks, waitMs, options.owner, stack);
     this.#issued.add(lease);
     this.#checkWarning();
     return lease;
@@ -325,7 +328,7 @@ export class MemoryProvider implements Provider<Buffer> {
     for (const lease of this.#ledger.outstanding()) {
       if (lease.returned) continue;
       if (!forced) this.#ledger.reportLeak(lease);
-      await lease.destroy(why);
+      await this.#ledger.revoke(lease, why);
     }
     this.#pool.freeIdle('closed');
     this.#ledger.close();

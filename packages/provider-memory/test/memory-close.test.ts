@@ -1,6 +1,6 @@
 import {
   type KayGraphEvents,
-  LeaseReleasedError,
+  LeaseRevokedError,
   PoolClosedError,
   subscribe,
 } from '@kaygraph/core';
@@ -79,7 +79,9 @@ describe('close and destroy', () => {
     expect(lease.returned).toBe(true);
     expect(leaks).toEqual([expect.objectContaining({ owner: { runId: 'r1', node: 'reader' } })]);
     expect(memory.stats()).toMatchObject({ leaks: 1, inUse: 0, bytesInUse: 0, size: 0 });
-    await expect(lease.release()).rejects.toSatisfy((e) => LeaseReleasedError.isInstance(e));
+    const before = memory.stats();
+    await expect(lease.release()).rejects.toSatisfy((e) => LeaseRevokedError.isInstance(e));
+    expect(memory.stats()).toEqual(before);
   });
 
   it('destroy writes off lent buffers at once and cuts a waiting close short', async () => {

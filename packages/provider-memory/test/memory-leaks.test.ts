@@ -30,6 +30,25 @@ describe('a buffer never given back', () => {
     expect(memory.stats()).toMatchObject({ leaks: 1, inUse: 0, bytesInUse: 0 });
   });
 
+  it('carries the stack of a borrower who waited for budget, not of the one who freed it', async () => {
+    const memory = make({ leakDetectionMs: 20, budgetBytes: 4096, sizeClasses: [4096] });
+    const leaks = listen('resource:leak', memory.name);
+    const first = await memory.acquire({ size: 4096 });
+    // Neither function is async, so no async frame would name them after the wait.
+    const waitForBudget = () => memory.acquire({ size: 4096 });
+    const freeBudget = () => first.release();
+    const waiting = waitForBudget();
+    await freeBudget();
+
+    const lease = await waiting;
+    await vi.waitFor(() => expect(leaks.map((e) => e.leaseId)).toContain(lease.id));
+
+    const stack = leaks.find((e) => e.leaseId === lease.id)?.stack;
+    expect(stack).toContain('waitForBudget');
+    expect(stack).not.toContain('freeBudget');
+    await lease.release();
+  });
+
   it('is returned when its scope ends, and counted as a leak by the provider', async () => {
     const memory = make();
     const leaks = listen('resource:leak', memory.name);
