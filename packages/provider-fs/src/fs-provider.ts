@@ -125,6 +125,8 @@ export class FsProvider implements Provider<FileHandle> {
     const mode = checkMode('acquire', options.mode);
     const lexical = confineLexically(options.path, this.#bases);
     const started = Date.now();
+    // Taken before the wait: after it, the stack is that of whoever freed the slot.
+    const stack = this.#ledger.borrowerStack();
     // The slot is asked for before anything is awaited, so waiters queue in call order; the
     // symlink half of the path check runs once the slot is held.
     await this.#takeSlot(options, started);
@@ -135,7 +137,8 @@ export class FsProvider implements Provider<FileHandle> {
       this.#slots.give();
       throw error;
     }
-    return this.#openLeased(target, options.path, options.flags ?? 'r', mode, options, started);
+    const flags = options.flags ?? 'r';
+    return this.#openLeased(target, options.path, flags, mode, options, started, stack);
   }
 
   /**
@@ -193,6 +196,7 @@ export class FsProvider implements Provider<FileHandle> {
   ): Promise<AtomicWriteResult> {
     this.#assertUsable();
     const mode = checkMode('writeAtomic', options.mode);
+    const stack = this.#ledger.borrowerStack();
     const target = await this.resolve(path);
     const deps = {
       tracker: this.#temp,
@@ -200,7 +204,7 @@ export class FsProvider implements Provider<FileHandle> {
       openTemp: async (tempPath: string, tempMode: number) => {
         const started = Date.now();
         await this.#takeSlot(options, started);
-        return this.#openLeased(tempPath, path, 'wx', tempMode, options, started);
+        return this.#openLeased(tempPath, path, 'wx', tempMode, options, started, stack);
       },
     };
     return writeAtomic(path, target, data, { ...options, mode }, deps);
@@ -308,6 +312,7 @@ export class FsProvider implements Provider<FileHandle> {
     mode: number,
     options: AcquireOptions,
     started: number,
+    stack: string | undefined,
   ): Promise<Lease<FileHandle>> {
     const handle = await this.#openFile(target, given, flags, mode, options.signal);
     const id = this.#nextHandleId++;
@@ -322,7 +327,7 @@ export class FsProvider implements Provider<FileHandle> {
       release: (file: FileHandle) => this.#closeHandle(file, id, 'released'),
       destroy: (file: FileHandle, reason: unknown) => this.#closeHandle(file, id, describe(reason)),
     };
-    return this.#ledger.issue(handle, id, hooks, Date.now() - started, options.owner);
+    return this.#ledger.issue(handle, id, hooks, Date.now() - started, options.owner, stack);
   }
 
   async #takeSlot(options: AcquireOptions, started: number): Promise<void> {
@@ -432,7 +437,7 @@ export class FsProvider implements Provider<FileHandle> {
     for (const lease of this.#ledger.outstanding()) {
       if (lease.returned) continue;
       if (!forced) this.#ledger.reportLeak(lease);
-      await lease.destroy(why).catch((error: unknown) => failures.push(error));
+      await this.#ledger.revoke(lease, why).catch((error: unknown) => failures.push(error));
     }
     failures.push(...(await this.#temp.removeAll()));
     if (this.#tempRootCreated) await rmdir(this.#settings.tempRoot).catch(() => undefined);
