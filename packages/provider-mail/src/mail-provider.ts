@@ -323,24 +323,11 @@ class SmtpMailProvider implements MailProvider {
     if (forced) {
       const error = new PoolClosedError(`provider "${this.name}" was destroyed`, { cause: reason });
       this.#shutdown.abort(error);
-      this.#writeOffSlots(error, leaked);
+      this.#slots.revokeAll(error, leaked);
     }
     this.#transport.close();
     this.#slots.ledger.close();
     publish('provider:close', { provider: this.name, time: Date.now(), kind: this.kind, forced });
-  }
-
-  /**
-   * Take back the slots still lent when shutdown stops waiting for them, so `stats()` says
-   * nothing is lent and a late release by the holder is refused (`LeaseReleasedError`). A slot a
-   * graceful close waited for in vain is reported as a leak first.
-   */
-  #writeOffSlots(reason: unknown, leaked: boolean): void {
-    const { ledger } = this.#slots;
-    for (const lease of ledger.outstanding()) {
-      if (leaked) ledger.reportLeak(lease);
-      lease.destroy(reason).catch(() => {});
-    }
   }
 
   #connectionError(error: unknown): void {

@@ -87,7 +87,7 @@ describe('close', () => {
     // Written off by the close: the slot is dead and the holder's late release is refused.
     expect(mail.stats()).toMatchObject({ inUse: 0, leaks: 1 });
     await expect(lease.resource.send(message)).rejects.toMatchObject({ code: 'KG_LEASE_RELEASED' });
-    await expect(lease.release()).rejects.toMatchObject({ code: 'KG_LEASE_RELEASED' });
+    await expect(lease.release()).rejects.toMatchObject({ code: 'KG_LEASE_REVOKED' });
   });
 });
 

@@ -1,6 +1,7 @@
 import {
   type KayGraphEvents,
   LeaseReleasedError,
+  LeaseRevokedError,
   PoolClosedError,
   ResourcePool,
   subscribe,
@@ -74,7 +75,7 @@ describe('returning a slot the wrong way', () => {
     expect(lease.returned).toBe(true);
     expect(provider.stats().inUse).toBe(0);
     const before = provider.stats();
-    await expect(lease.release()).rejects.toSatisfy((e) => LeaseReleasedError.isInstance(e));
+    await expect(lease.release()).rejects.toSatisfy((e) => LeaseRevokedError.isInstance(e));
     expect(provider.stats()).toEqual(before);
   });
 
@@ -89,7 +90,7 @@ describe('returning a slot the wrong way', () => {
     expect(reported).toEqual([expect.objectContaining({ owner: { runId: 'r1', node: 'notify' } })]);
     expect(provider.stats()).toMatchObject({ inUse: 0, leaks: 1 });
     const before = provider.stats();
-    await expect(lease.release()).rejects.toSatisfy((e) => LeaseReleasedError.isInstance(e));
+    await expect(lease.release()).rejects.toSatisfy((e) => LeaseRevokedError.isInstance(e));
     expect(provider.stats()).toEqual(before);
   });
 

@@ -64,6 +64,19 @@ export class SlotLeases<R extends SlotResource> {
     });
   }
 
+  /**
+   * Take back every slot still lent, for a shutdown that stops waiting for them: the slots count
+   * as returned, and a holder's late release or destroy rejects with `LeaseRevokedError`. With
+   * `leaked`, each is reported as a leak first (a graceful close waited for it in vain).
+   */
+  revokeAll(reason: unknown, leaked: boolean): void {
+    const { ledger } = this;
+    for (const lease of ledger.outstanding()) {
+      if (leaked) ledger.reportLeak(lease);
+      ledger.revoke(lease, reason).catch(() => {});
+    }
+  }
+
   #giveBack(resource: R): void {
     resource.retire();
     this.gate.give(resource.slot);
