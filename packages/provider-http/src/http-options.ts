@@ -189,17 +189,18 @@ function parseOrigin(url: URL): { origin: string; credentials?: OriginCredential
 export function checkHeaders(where: string, input: unknown): Record<string, string | string[]> {
   const headers = checkObject(where, input);
   const out: Record<string, string | string[]> = {};
-  for (const [name, value] of Object.entries(headers)) {
-    const ok =
-      typeof value === 'string' ||
-      (Array.isArray(value) && value.every((item) => typeof item === 'string'));
-    if (!ok) {
-      // The value may be a token, so only its name and type are shown.
-      throw new ConfigInvalidError(`${where}: header "${name}" must be a string or string[]`);
-    }
-    out[name.toLowerCase()] = Array.isArray(value) ? [...value] : (value as string);
+  for (const name of Object.keys(headers)) {
+    out[name.toLowerCase()] = checkHeaderValue(where, name, headers[name]);
   }
   return out;
+}
+
+/** A header value as sent: a string, or a copy of a string array (the caller's may change). */
+export function checkHeaderValue(where: string, name: string, value: unknown): string | string[] {
+  if (typeof value === 'string') return value;
+  if (Array.isArray(value) && value.every((item) => typeof item === 'string')) return [...value];
+  // The value may be a token, so only its name and type are shown.
+  throw new ConfigInvalidError(`${where}: header "${name}" must be a string or string[]`);
 }
 
 /** A request path: starts with `/`. */
@@ -218,13 +219,18 @@ const SECRET_HEADER = /auth|cookie|token|secret|password|api-?key|signature|sess
  */
 export function secretValues(headers: Record<string, string | string[]>): string[] {
   const out: string[] = [];
-  for (const [name, value] of Object.entries(headers)) {
-    if (!SECRET_HEADER.test(name)) continue;
-    for (const item of Array.isArray(value) ? value : [value]) {
-      out.push(item);
-      const space = item.indexOf(' ');
-      if (space > 0) out.push(item.slice(space + 1).trim());
-    }
+  for (const name of Object.keys(headers)) addSecretValues(out, name, headers[name]!);
+  return out;
+}
+
+/** Add to `out` what {@link secretValues} finds in one header. */
+export function addSecretValues(out: string[], name: string, value: string | string[]): void {
+  if (!SECRET_HEADER.test(name)) return;
+  for (const item of Array.isArray(value) ? value : [value]) {
+    if (item.length >= 3) out.push(item);
+    const space = item.indexOf(' ');
+    if (space <= 0) continue;
+    const credential = item.slice(space + 1).trim();
+    if (credential.length >= 3) out.push(credential);
   }
-  return out.filter((s) => s.length >= 3);
 }

@@ -26,6 +26,7 @@ import {
   type HttpRequestOptions,
   type HttpResponse,
   type PreparedRequest,
+  type RequestDefaults,
   prepareRequest,
 } from './http-request.js';
 import { type RunnerContext, runRequest } from './request-runner.js';
@@ -108,6 +109,7 @@ class UndiciHttpProvider implements HttpProvider {
   readonly #slots: SlotLeases<SlotHandle>;
   readonly #connections: ConnectionCounters;
   readonly #runner: RunnerContext;
+  readonly #requestDefaults: RequestDefaults;
   /** Aborted on forced shutdown, so no request sits out a retry wait on a dead pool. */
   readonly #shutdown = new AbortController();
   #closing: Promise<void> | undefined;
@@ -137,7 +139,14 @@ class UndiciHttpProvider implements HttpProvider {
         headers: options.headersTimeoutMs,
         body: options.bodyTimeoutMs,
       },
+      shutdown: this.#shutdown.signal,
       onRetry: (message) => this.#warn(message),
+    };
+    this.#requestDefaults = {
+      origin: options.origin,
+      headers: options.headers,
+      maxRetries: options.retry.maxRetries,
+      secrets: options.secrets,
     };
   }
 
@@ -179,13 +188,8 @@ class UndiciHttpProvider implements HttpProvider {
   }
 
   /** @internal used by slot handles */
-  prepare(options: unknown) {
-    return prepareRequest(options, {
-      origin: this.origin,
-      headers: this.#options.headers,
-      maxRetries: this.#options.retry.maxRetries,
-      secrets: this.#options.secrets,
-    });
+  prepare(options: unknown): PreparedRequest {
+    return prepareRequest(options, this.#requestDefaults);
   }
 
   /** @internal used by slot handles */
@@ -193,7 +197,12 @@ class UndiciHttpProvider implements HttpProvider {
     return this.#send(this.prepare(options), options.signal);
   }
 
-  async #send(req: PreparedRequest, signal: AbortSignal | undefined): Promise<HttpResponse> {
+  #send(req: PreparedRequest, signal: AbortSignal | undefined): Promise<HttpResponse> {
+    if (signal === undefined) return runRequest(this.#runner, req, this.#shutdown.signal);
+    return this.#sendLinked(req, signal);
+  }
+
+  async #sendLinked(req: PreparedRequest, signal: AbortSignal): Promise<HttpResponse> {
     const linked = linkSignals([signal, this.#shutdown.signal]);
     try {
       return await runRequest(this.#runner, req, linked.signal);

@@ -9,7 +9,12 @@ import {
   redactUrl,
   rejectUnknownKeys,
 } from '@kaygraph/core';
-import { type HttpHeaders, checkHeaders, checkPath, secretValues } from './http-options.js';
+import {
+  type HttpHeaders,
+  addSecretValues,
+  checkHeaderValue,
+  checkPath,
+} from './http-options.js';
 import { mayRetry } from './retry-policy.js';
 
 /** A request body. Only in-memory bodies, so every retry can send the very same bytes. */
@@ -53,20 +58,34 @@ export interface HttpResponse {
 }
 
 /** A request checked and ready to be sent, possibly several times. */
-export interface PreparedRequest {
-  method: string;
-  path: string;
-  /** Origin and path for messages: no credentials, token-like query values masked. */
-  url: string;
-  headers: Record<string, string | string[]>;
-  body: Buffer | undefined;
-  maxRetries: number;
-  throwOnStatus: boolean;
-  /** Values to mask in any text made from this request or its response. */
-  secrets: string[];
+export class PreparedRequest {
+  #url: string | undefined;
+
+  constructor(
+    readonly method: string,
+    readonly path: string,
+    readonly origin: string,
+    readonly headers: Record<string, string | string[]>,
+    readonly body: Buffer | undefined,
+    readonly maxRetries: number,
+    readonly throwOnStatus: boolean,
+    /** Values to mask in any text made from this request or its response. */
+    readonly secrets: readonly string[],
+  ) {}
+
+  /**
+   * Origin and path for messages: no credentials, token-like query values masked. Made on first
+   * use: only errors and retry warnings need it, and parsing a URL for every request that
+   * succeeds cost more than all the rest of preparing it.
+   */
+  get url(): string {
+    this.#url ??= redactUrl(`${this.origin}${this.path}`);
+    return this.#url;
+  }
 }
 
 const WHERE = 'http.request';
+const HEADERS_WHERE = `${WHERE}: option "headers"`;
 const KEYS = [
   'method',
   'path',
@@ -78,46 +97,62 @@ const KEYS = [
   'signal',
   'owner',
 ] as const;
+const KNOWN_KEYS: ReadonlySet<string> = new Set(KEYS);
 
 /** What the provider adds to every request. */
 export interface RequestDefaults {
   origin: string;
   headers: Record<string, string | string[]>;
   maxRetries: number;
-  secrets: string[];
+  secrets: readonly string[];
 }
 
-/** Check a request's options and build what every attempt sends. */
-export function prepareRequest(
-  input: unknown,
-  defaults: RequestDefaults,
-): PreparedRequest {
+/**
+ * Check a request's options and build what every attempt sends. This runs once per request, so
+ * each check is a plain test that only builds a message when it fails; the checks are the same
+ * as for the factory's options.
+ */
+export function prepareRequest(input: unknown, defaults: RequestDefaults): PreparedRequest {
   const options = checkObject(WHERE, input);
-  rejectUnknownKeys(WHERE, options, KEYS);
+  for (const name of Object.keys(options)) {
+    if (!KNOWN_KEYS.has(name)) rejectUnknownKeys(WHERE, options, KEYS);
+  }
   const method = checkString(WHERE, 'method', options.method, 'GET').toUpperCase();
   const path = checkPath(`${WHERE}: option "path"`, options.path);
-  const own = checkHeaders(`${WHERE}: option "headers"`, options.headers);
   const key =
     options.idempotencyKey === undefined
       ? undefined
       : checkString(WHERE, 'idempotencyKey', options.idempotencyKey);
-  const headers = { ...defaults.headers, ...own };
+
+  const headers = { ...defaults.headers };
+  let secrets = defaults.secrets;
+  if (options.headers !== undefined) {
+    const own = checkObject(HEADERS_WHERE, options.headers);
+    const found: string[] = [];
+    for (const name of Object.keys(own)) {
+      const value = checkHeaderValue(HEADERS_WHERE, name, own[name]);
+      headers[name.toLowerCase()] = value;
+      addSecretValues(found, name, value);
+    }
+    if (found.length > 0) secrets = [...secrets, ...found];
+  }
   if (key !== undefined) headers['idempotency-key'] = key;
 
-  const maxRetries = checkInteger(WHERE, 'maxRetries', options.maxRetries, defaults.maxRetries, {
-    min: 0,
-    max: 100,
-  });
-  return {
+  const maxRetries =
+    options.maxRetries === undefined
+      ? defaults.maxRetries
+      : checkInteger(WHERE, 'maxRetries', options.maxRetries, 0, { min: 0, max: 100 });
+  const throwOnStatus = checkBoolean(WHERE, 'throwOnStatus', options.throwOnStatus, true);
+  return new PreparedRequest(
     method,
     path,
-    url: redactUrl(`${defaults.origin}${path}`),
+    defaults.origin,
     headers,
-    body: toBuffer(options.body),
-    maxRetries: mayRetry(method, key) ? maxRetries : 0,
-    throwOnStatus: checkBoolean(WHERE, 'throwOnStatus', options.throwOnStatus, true),
-    secrets: [...defaults.secrets, ...secretValues(own)],
-  };
+    toBuffer(options.body),
+    mayRetry(method, key) ? maxRetries : 0,
+    throwOnStatus,
+    secrets,
+  );
 }
 
 function toBuffer(body: unknown): Buffer | undefined {

@@ -29,6 +29,11 @@ export interface RunnerContext {
   dispatcher: Dispatcher;
   retry: Required<HttpRetryOptions>;
   timeouts: Record<HttpTimeoutPhase, number>;
+  /**
+   * Aborted by a forced shutdown. It is not handed to undici: destroying the pool already fails
+   * every request in flight with the same error, and a listener per request is not free.
+   */
+  shutdown: AbortSignal;
   /** Called before each retry wait, with a message free of secrets. */
   onRetry(message: string): void;
 }
@@ -38,7 +43,8 @@ const SNIPPET_SCAN_BYTES = 64 * 1024;
 
 /**
  * Send a prepared request, retrying what the policy allows. Every response body is read in full
- * or destroyed before this returns or throws, so the connection is always free again.
+ * or destroyed before this returns or throws, so the connection is always free again. `signal`
+ * is the caller's signal linked with `ctx.shutdown`, or `ctx.shutdown` itself.
  */
 export async function runRequest(
   ctx: RunnerContext,
@@ -46,13 +52,13 @@ export async function runRequest(
   signal: AbortSignal,
 ): Promise<HttpResponse> {
   for (let attempt = 1; ; attempt++) {
-    let delayMs: number;
+    let delayMs: number | undefined;
     let reason: string;
     try {
-      const response = await sendOnce(ctx, req, signal);
-      const outcome = judgeResponse(ctx, req, response, attempt);
-      if (outcome.done) return outcome.done();
-      delayMs = outcome.delayMs;
+      const response = await sendOnce(ctx, req, signal, attempt);
+      if (response.statusCode < 400) return response;
+      delayMs = retryDelay(ctx, req, response);
+      if (delayMs === undefined) return finalFailure(req, response);
       reason = `status ${response.statusCode}`;
     } catch (error) {
       if (!(error instanceof HttpError)) throw error;
@@ -69,39 +75,38 @@ export async function runRequest(
   }
 }
 
-type Outcome = { done: () => HttpResponse; delayMs?: never } | { done?: never; delayMs: number };
-
-function judgeResponse(
+/** How long to wait before sending again after a status of 400 or more, or undefined: don't. */
+function retryDelay(
   ctx: RunnerContext,
   req: PreparedRequest,
-  response: Omit<HttpResponse, 'attempts'>,
-  attempt: number,
-): Outcome {
-  const finished = { ...response, attempts: attempt };
-  if (response.statusCode < 400) return { done: () => finished };
-
-  const fail = () => {
-    if (!req.throwOnStatus) return finished;
-    throw HttpStatusError.of(response.statusCode, snippet(response.body, req.secrets), {
-      method: req.method,
-      url: req.url,
-      attempts: attempt,
-    });
-  };
-  if (attempt > req.maxRetries || !isRetryableStatus(response.statusCode)) return { done: fail };
-
+  response: HttpResponse,
+): number | undefined {
+  if (response.attempts > req.maxRetries || !isRetryableStatus(response.statusCode)) {
+    return undefined;
+  }
   const retryAfterMs = parseRetryAfter(response.headers['retry-after']);
   // Retrying sooner than the server asked only earns another refusal, so a wait beyond the
   // cap ends the request now instead of being shortened.
-  if (retryAfterMs !== undefined && retryAfterMs > ctx.retry.maxRetryAfterMs) return { done: fail };
-  return { delayMs: retryAfterMs ?? backoffDelay(attempt, ctx.retry) };
+  if (retryAfterMs !== undefined && retryAfterMs > ctx.retry.maxRetryAfterMs) return undefined;
+  return retryAfterMs ?? backoffDelay(response.attempts, ctx.retry);
+}
+
+/** The last response, when its status is 400 or more: thrown as an error unless asked not to. */
+function finalFailure(req: PreparedRequest, response: HttpResponse): HttpResponse {
+  if (!req.throwOnStatus) return response;
+  throw HttpStatusError.of(response.statusCode, snippet(response.body, req.secrets), {
+    method: req.method,
+    url: req.url,
+    attempts: response.attempts,
+  });
 }
 
 async function sendOnce(
   ctx: RunnerContext,
   req: PreparedRequest,
-  signal: AbortSignal | undefined,
-): Promise<Omit<HttpResponse, 'attempts'>> {
+  signal: AbortSignal,
+  attempt: number,
+): Promise<HttpResponse> {
   let response: Dispatcher.ResponseData;
   try {
     response = await ctx.dispatcher.request({
@@ -109,14 +114,14 @@ async function sendOnce(
       path: req.path,
       headers: req.headers,
       body: req.body ?? null,
-      signal: signal ?? null,
+      signal: signal === ctx.shutdown ? null : signal,
     });
   } catch (error) {
     throw translate(ctx, req, error, signal);
   }
   try {
     const body = Buffer.from(await response.body.arrayBuffer());
-    return { statusCode: response.statusCode, headers: response.headers, body };
+    return { statusCode: response.statusCode, headers: response.headers, body, attempts: attempt };
   } catch (error) {
     // A body that failed half-way must not hold its socket: destroying it closes the socket.
     response.body.destroy();
@@ -135,9 +140,9 @@ function translate(
   ctx: RunnerContext,
   req: PreparedRequest,
   error: unknown,
-  signal: AbortSignal | undefined,
+  signal: AbortSignal,
 ): unknown {
-  if (signal?.aborted) return abortError(signal, `HTTP ${req.method} ${req.url}`);
+  if (signal.aborted) return abortError(signal, `HTTP ${req.method} ${req.url}`);
   if (error instanceof Error && KayGraphError.isInstance(error)) return error;
 
   const code = (error as { code?: unknown } | null)?.code;
@@ -152,7 +157,7 @@ function translate(
 }
 
 // Secrets are masked before the text is cut, so a cut can never leave half a token visible.
-function snippet(body: Buffer, secrets: string[]): string {
+function snippet(body: Buffer, secrets: readonly string[]): string {
   const window = body.subarray(0, SNIPPET_SCAN_BYTES).toString('utf8');
   const text = redactText(window, secrets).replace(/\s+/g, ' ').trim();
   return text.length > SNIPPET_CHARS ? `${text.slice(0, SNIPPET_CHARS)}...` : text;

@@ -96,6 +96,33 @@ describe('destroy', () => {
   });
 });
 
+describe('destroy while a response body arrives', () => {
+  it('fails the request with PoolClosedError and closes its socket', async () => {
+    // No caller signal: the provider then hands undici none, and the pool's destroy must be
+    // what ends the body read and the socket.
+    let socketClosed = false;
+    server = await startServer((req, res) => {
+      req.socket.once('close', () => {
+        socketClosed = true;
+      });
+      res.writeHead(200, { 'content-length': '1000' });
+      res.write('the first part');
+    });
+    http = createHttpProvider({ origin: server.origin, connections: 1 });
+    const provider = http;
+    const request = provider.request({ path: '/stalled-body' }).catch((e: unknown) => e);
+    while (server.seen.length === 0) await new Promise((resolve) => setImmediate(resolve));
+
+    await provider.destroy(new Error('shutting down'));
+    const error = await request;
+    while (!socketClosed) await new Promise((resolve) => setImmediate(resolve));
+
+    expect(PoolClosedError.isInstance(error)).toBe(true);
+    expect((error as Error).message).toContain('was destroyed');
+    expect(provider.stats()).toMatchObject({ inUse: 0, size: 0 });
+  });
+});
+
 describe('destroy during a retry wait', () => {
   it('ends the wait at once with PoolClosedError', async () => {
     // A wait longer than the test timeout: only the destroy can end it in time.

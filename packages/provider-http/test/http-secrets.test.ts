@@ -102,6 +102,27 @@ describe('secrets', () => {
     expect(http.origin).toBe(server.origin);
   });
 
+  it('mask a token in the query of a failed request and of its retry warnings', async () => {
+    server = await startServer((_req, res) => res.writeHead(503).end('busy'));
+    const events: string[] = [];
+    stop = subscribeAll((payload, name) => events.push(`${name} ${JSON.stringify(payload)}`));
+    http = createHttpProvider({
+      origin: server.origin,
+      retry: { minDelayMs: 1, maxDelayMs: 2, maxRetries: 1 },
+    });
+
+    const error = await http
+      .request({ path: `/busy?access_token=${TOKEN}&page=2` })
+      .catch((e: unknown) => e);
+
+    expect((error as { code?: string }).code).toBe('KG_HTTP_STATUS');
+    expect((error as { url?: string }).url).toBe(`${server.origin}/busy?access_token=***&page=2`);
+    const warnings = events.filter((e) => e.startsWith('provider:warning'));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toContain('access_token=***');
+    expect([everything(error), ...events].join('\n')).not.toContain(TOKEN);
+  });
+
   it('keep every credential out of refused connects, timeouts, aborts and shutdown', async () => {
     server = await leakyServer();
     const events: string[] = [];
