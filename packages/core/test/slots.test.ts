@@ -112,6 +112,28 @@ describe('SlotLeases', () => {
     slots.ledger.close();
   });
 
+  it('tryAcquire lends a free slot at once, and nothing when none is free or closed', async () => {
+    const slots = new SlotLeases<ReturnType<typeof handle>>('p', 1);
+    const owner = { runId: 'r1' };
+
+    const lease = slots.tryAcquire(handle, { owner });
+
+    expect(lease?.resource.slot).toBe(1);
+    expect(lease?.owner).toBe(owner);
+    expect(slots.gate.inUse).toBe(1);
+    expect(slots.tryAcquire(handle, {})).toBeUndefined();
+    const waiting = slots.acquire(handle, {}, 1000);
+    await lease?.release();
+    expect(lease?.resource.live).toBe(false);
+    const next = await waiting;
+    await next.release();
+    expect(slots.tryAcquire(handle, { signal: AbortSignal.abort() })).toBeUndefined();
+    slots.gate.close(closedError('p'));
+    expect(slots.tryAcquire(handle, {})).toBeUndefined();
+    expect(slots.ledger.acquired).toBe(2);
+    expect(slots.ledger.returned).toBe(2);
+  });
+
   it('counts acquire timeouts and reports when every lease is back', async () => {
     const slots = new SlotLeases<ReturnType<typeof handle>>('p', 1);
     const lease = await slots.acquire(handle, {}, 1000);

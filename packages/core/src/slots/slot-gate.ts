@@ -55,6 +55,11 @@ export class SlotGate {
     return this.#enqueue(timeoutMs, signal, what);
   }
 
+  /** A free slot now, or undefined when none is free or the gate is closed. Never waits. */
+  tryTake(): number | undefined {
+    return this.#closedError === undefined ? this.#free.pop() : undefined;
+  }
+
   /** Give a slot back: straight to the longest waiter, or onto the free list. */
   give(slot: number): void {
     const waiter = this.#waiters.shift();
