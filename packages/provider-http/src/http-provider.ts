@@ -112,6 +112,7 @@ class UndiciHttpProvider implements HttpProvider {
   readonly #requestDefaults: RequestDefaults;
   /** Aborted on forced shutdown, so no request sits out a retry wait on a dead pool. */
   readonly #shutdown = new AbortController();
+  readonly #makeSlot = (slot: number) => new SlotHandle(slot, this);
   #closing: Promise<void> | undefined;
   #destroying: Promise<void> | undefined;
 
@@ -173,12 +174,15 @@ class UndiciHttpProvider implements HttpProvider {
     this.#markOpen();
     const timeoutMs = options.timeoutMs ?? this.#options.acquireTimeoutMs;
     // Awaited, not returned: the leak detector's stack of the borrower follows awaits only.
-    return await this.#slots.acquire((slot) => new SlotHandle(slot, this), options, timeoutMs);
+    return await this.#slots.acquire(this.#makeSlot, options, timeoutMs);
   }
 
   async request(options: HttpRequestOptions): Promise<HttpResponse> {
     const req = this.prepare(options);
-    const lease = await this.acquire({ signal: options.signal, owner: options.owner });
+    // A free slot is lent at once; only a request that must wait for one goes through acquire().
+    const lease =
+      (this.#state === 'open' ? this.#slots.tryAcquire(this.#makeSlot, options) : undefined) ??
+      (await this.acquire({ signal: options.signal, owner: options.owner }));
     try {
       return await this.#send(req, options.signal);
     } finally {
