@@ -162,8 +162,7 @@ describe('cancellation of synchronous and nested nodes', () => {
     expect(AbortedError.isInstance(result.error)).toBe(true);
   });
 
-  it('leaves no listener on the run signal, whether nodes were synchronous or not', async () => {
-    const controller = new AbortController();
+  it('leaves no listener on a signal one run used, whether nodes were synchronous or not', async () => {
     class Sync extends Node {}
     class Async extends Node {
       override async exec(_input: unknown, ctx: NodeContext) {
@@ -176,11 +175,56 @@ describe('cancellation of synchronous and nested nodes', () => {
     mixed.next(new Async()).next(new Sync());
 
     for (const graph of [sync, new Graph(mixed)]) {
+      const controller = new AbortController();
       const result = await graph.run({}, { signal: controller.signal });
       expect(result.status).toBe('ok');
+      expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
     }
+  });
 
-    expect(getEventListeners(controller.signal, 'abort')).toHaveLength(0);
+  it('keeps one listener on a signal many runs share, and aborts every run in flight', async () => {
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    stops.push(() => process.off('warning', onWarning));
+
+    const started: (() => void)[] = [];
+    class Waits extends Node {
+      override async exec(_input: unknown, ctx: NodeContext) {
+        started.pop()?.();
+        return aborted(ctx.signal);
+      }
+    }
+    const graph = new Graph(new Waits());
+    const controller = new AbortController();
+    const { signal } = controller;
+
+    for (let i = 0; i < 3; i++) {
+      const result = await new Graph(new Node()).run({}, { signal });
+      expect(result.status).toBe('ok');
+    }
+    expect(getEventListeners(signal, 'abort')).toHaveLength(1);
+
+    const runs = Array.from({ length: 20 }, () => {
+      const running = new Promise<void>((resolve) => started.push(resolve));
+      return { running, result: graph.run({}, { signal }) };
+    });
+    await Promise.all(runs.map((r) => r.running));
+    expect(getEventListeners(signal, 'abort')).toHaveLength(1);
+    controller.abort(new Error('shutting down'));
+
+    for (const { result } of runs) {
+      const ended = await result;
+      expect(ended.status).toBe('aborted');
+      expect(AbortedError.isInstance(ended.error)).toBe(true);
+      expect((ended.error as Error).cause).toBe(signal.reason);
+    }
+    const late = await new Graph(new Node()).run({}, { signal });
+    expect(late.status).toBe('aborted');
+    expect(late.steps).toBe(0);
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(warnings.map((w) => w.name)).not.toContain('MaxListenersExceededWarning');
   });
 });
 

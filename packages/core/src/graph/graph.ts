@@ -10,7 +10,7 @@ import {
 } from '../errors.js';
 import { type RunStatus, errorInfo, hasListeners, publish } from '../events.js';
 import { ResourcePool } from '../resource-pool.js';
-import { type Scope, abortScope, closeScope } from '../scope.js';
+import { closeScope } from '../scope.js';
 import { linkSignals } from '../signals.js';
 import {
   checkBoolean,
@@ -30,6 +30,7 @@ import {
   execPhaseEndsOnAbort,
 } from './node.js';
 import { type RunState, runNode, startDeadline } from './run-node.js';
+import { followSignal } from './signal-followers.js';
 
 /** Options of a graph. */
 export interface GraphOptions extends Pick<NodeOptions, 'name' | 'timeoutMs'> {
@@ -148,7 +149,7 @@ export class Graph<Shared = unknown> extends Node<Shared, unknown, string> {
       deadline === undefined ? undefined : linkSignals([checked.signal, deadline.signal]);
     const signal = link === undefined ? checked.signal : link.signal;
     const scope = resources.scope(`run:${this.name}`, { owner: { runId } });
-    const unfollow = follow(signal, scope);
+    const followers = followSignal(signal, scope);
     const run: RunState = {
       runId,
       shared,
@@ -175,7 +176,7 @@ export class Graph<Shared = unknown> extends Node<Shared, unknown, string> {
     } finally {
       deadline?.clear();
     }
-    unfollow();
+    followers?.leave(scope);
     try {
       const closing = scope[closeScope](failed ? failure : undefined);
       if (closing !== undefined) await closing;
@@ -207,26 +208,6 @@ export class Graph<Shared = unknown> extends Node<Shared, unknown, string> {
     };
   }
 }
-
-/**
- * Abort `scope` when `signal` aborts; returns the function that stops listening. The run listens
- * here, once per run, rather than through the scope's own `signal` option: every run brings a new
- * `AbortSignal`, and each has a map of its own in V8, so code that touches them is deoptimized
- * again with every new one. Kept out of the scope's per-node code, that costs one function per
- * run instead of the scope methods every node goes through.
- */
-function follow(signal: AbortSignal | undefined, scope: Scope): () => void {
-  if (signal === undefined) return noop;
-  if (signal.aborted) {
-    scope[abortScope](signal.reason);
-    return noop;
-  }
-  const onAbort = () => scope[abortScope](signal.reason);
-  signal.addEventListener('abort', onAbort, { once: true });
-  return () => signal.removeEventListener('abort', onAbort);
-}
-
-const noop = () => {};
 
 /**
  * Walk from the start node until a node without an edge for its action ends the graph. While the
