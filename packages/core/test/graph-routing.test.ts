@@ -228,6 +228,48 @@ describe('graph events', () => {
     const times = events.map((e) => e.time);
     expect(times).toEqual([...times].sort((x, y) => x - y));
   });
+
+  it('gives nodes that run one after another durations that fit inside the run', async () => {
+    const ends: { node: string; durationMs: number }[] = [];
+    let runMs = Number.NaN;
+    stops.push(
+      subscribeAll((payload, name: EventName) => {
+        if (name === 'node:end') {
+          const { node, durationMs } = payload as { node: string; durationMs: number };
+          ends.push({ node, durationMs });
+        }
+        if (name === 'run:end') runMs = (payload as { durationMs: number }).durationMs;
+      }),
+    );
+    class Waits extends Step {
+      override async exec() {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+    }
+    const inner = new Step('inner-a');
+    inner.next(new Step('inner-b'));
+    const first = new Step('a');
+    first
+      .next(new Step('b'))
+      .next(new Waits('waits'))
+      .next(new Step('c'))
+      .next(new Graph(inner, { name: 'nested' }))
+      .next(new Step('d'));
+
+    const result = await new Graph(first).run({ visited: [] });
+
+    expect(result.status).toBe('ok');
+    const outer = ends.filter((e) => !e.node.startsWith('inner-'));
+    expect(outer.map((e) => e.node)).toEqual(['a', 'b', 'waits', 'c', 'nested', 'd']);
+    for (const end of ends) expect(end.durationMs).toBeGreaterThanOrEqual(0);
+    // The outer nodes run one after another, so their durations cannot add up to more than the
+    // run's; nor can the nested graph's nodes to more than the graph's.
+    const sum = (list: typeof ends) => list.reduce((total, e) => total + e.durationMs, 0);
+    expect(sum(outer)).toBeLessThanOrEqual(runMs);
+    const nested = outer.find((e) => e.node === 'nested')!.durationMs;
+    expect(sum(ends.filter((e) => e.node.startsWith('inner-')))).toBeLessThanOrEqual(nested);
+    expect(outer.find((e) => e.node === 'waits')!.durationMs).toBeGreaterThanOrEqual(4);
+  });
 });
 
 describe('graph wiring', () => {

@@ -29,7 +29,7 @@ import {
   execPhase,
   execPhaseEndsOnAbort,
 } from './node.js';
-import { type RunState, runNode, startDeadline } from './run-node.js';
+import { type RunState, eventTime, runNode, startDeadline } from './run-node.js';
 import { followSignal } from './signal-followers.js';
 
 /** Options of a graph. */
@@ -158,6 +158,7 @@ export class Graph<Shared = unknown> extends Node<Shared, unknown, string> {
       steps: 0,
       lastAction: undefined,
       epochOffset: startedAt - started,
+      endedAt: Number.NaN,
     };
     if (hasListeners('run:start')) {
       publish('run:start', { runId, graph: this.name, time: startedAt });
@@ -168,7 +169,7 @@ export class Graph<Shared = unknown> extends Node<Shared, unknown, string> {
     let failed = false;
     let failure: unknown;
     try {
-      const action = runNode(this, run, scope, true);
+      const action = runNode(this, run, scope, true, started);
       if (typeof action !== 'string') await action;
     } catch (error) {
       failed = true;
@@ -186,13 +187,14 @@ export class Graph<Shared = unknown> extends Node<Shared, unknown, string> {
     }
     link?.dispose();
 
-    const durationMs = performance.now() - started;
+    const ended = performance.now();
+    const durationMs = ended - started;
     const status: RunStatus = failed ? statusOf(failure, checked.signal) : 'ok';
     if (hasListeners('run:end')) {
       publish('run:end', {
         runId,
         graph: this.name,
-        time: Date.now(),
+        time: eventTime(run, ended),
         durationMs,
         status,
         ...(failed ? { error: errorInfo(failure) } : {}),
@@ -216,13 +218,16 @@ export class Graph<Shared = unknown> extends Node<Shared, unknown, string> {
  */
 function walk(graph: Graph<unknown>, ctx: NodeContext, run: RunState): string | Promise<string> {
   let node: AnyNode = graph.start;
+  let startedAt = Number.NaN;
   for (;;) {
     if (RunContext.aborted(ctx)) throw abortError(ctx.signal, `graph "${graph.name}"`);
-    const action = runNode(node, run, ctx.scope);
+    const action = runNode(node, run, ctx.scope, false, startedAt);
     if (typeof action !== 'string') return walkAsync(graph, ctx, run, node, action);
     const next = nextNode(graph, node, action);
     if (next === undefined) return action;
     node = next;
+    // The node ended just now, in this same synchronous stretch: the next one starts then.
+    startedAt = run.endedAt;
   }
 }
 
@@ -235,13 +240,21 @@ async function walkAsync(
 ): Promise<string> {
   let node = current;
   let action = await pending;
+  // After a wait, the last node's end time is no longer the next one's start.
+  let startedAt = Number.NaN;
   for (;;) {
     const next = nextNode(graph, node, action);
     if (next === undefined) return action;
     node = next;
     if (RunContext.aborted(ctx)) throw abortError(ctx.signal, `graph "${graph.name}"`);
-    const result = runNode(node, run, ctx.scope);
-    action = typeof result === 'string' ? result : await result;
+    const result = runNode(node, run, ctx.scope, false, startedAt);
+    if (typeof result === 'string') {
+      action = result;
+      startedAt = run.endedAt;
+    } else {
+      action = await result;
+      startedAt = Number.NaN;
+    }
   }
 }
 
