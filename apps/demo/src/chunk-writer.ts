@@ -47,9 +47,9 @@ async function writeChunk(options: ChunkWriterOptions, index: number): Promise<C
   const { rows, counters } = options;
   const name = chunkName(index);
   let count = 0;
-  const body = gzipNdjson(rows.take(options.chunkRows), () => {
-    count += 1;
-    counters.rowsWritten += 1;
+  const body = gzipNdjson(rows.take(options.chunkRows), (written) => {
+    count += written;
+    counters.rowsWritten += written;
   });
   try {
     const written = await options.fs.writeAtomic(options.dir.join(name), body, {

@@ -22,27 +22,36 @@ function toJsonLine(row: unknown): string {
   }
 }
 
-async function* ndjsonPieces(rows: AsyncIterable<unknown>, onRow: () => void) {
+/** The lines of each batch, serialised in a plain loop: async steps are per batch and per piece. */
+async function* ndjsonPieces(
+  batches: AsyncIterable<readonly unknown[]>,
+  onRows: (count: number) => void,
+) {
   let piece = '';
-  for await (const row of rows) {
-    piece += toJsonLine(row);
-    onRow();
-    if (piece.length >= PIECE_BYTES) {
-      yield Buffer.from(piece);
-      piece = '';
+  for await (const rows of batches) {
+    for (let i = 0; i < rows.length; i += 1) {
+      piece += toJsonLine(rows[i]);
+      if (piece.length >= PIECE_BYTES) {
+        yield Buffer.from(piece);
+        piece = '';
+      }
     }
+    onRows(rows.length);
   }
   if (piece.length > 0) yield Buffer.from(piece);
 }
 
 /**
- * A readable stream of the rows as gzip-compressed NDJSON, produced as it is read (node:zlib
- * streaming with backpressure). `onRow` is called once per row serialised. Destroying the
- * returned stream stops the source.
+ * A readable stream of the rows, given in batches, as gzip-compressed NDJSON, produced as it is
+ * read (node:zlib streaming with backpressure). `onRows` is called with the size of each batch
+ * once it is serialised. Destroying the returned stream stops the source.
  */
-export function gzipNdjson(rows: AsyncIterable<unknown>, onRow: () => void = () => {}): Readable {
+export function gzipNdjson(
+  batches: AsyncIterable<readonly unknown[]>,
+  onRows: (count: number) => void = () => {},
+): Readable {
   const gzip = createGzip();
-  pipeline(Readable.from(ndjsonPieces(rows, onRow)), gzip, () => {
+  pipeline(Readable.from(ndjsonPieces(batches, onRows)), gzip, () => {
     // Failures reach the consumer through the gzip stream, which pipeline destroys with them.
   });
   return gzip;
