@@ -34,6 +34,7 @@ export {
   subscribe,
   subscribeAll,
 } from './events.js';
+export { backoffDelay } from './backoff.js';
 export { LeaseLedger, type LeaseLedgerOptions, type ReturnHooks } from './lease-ledger.js';
 export {
   type AcquireOptions,

@@ -1,3 +1,4 @@
+import { backoffDelay } from '../backoff.js';
 import {
   AcquireTimeoutError,
   ConfigInvalidError,
@@ -756,10 +757,7 @@ export class Pool<T> implements Provider<T> {
   #scheduleRetry(): void {
     if (this.#retryTimer !== undefined) return;
     const { createRetryMs, createRetryMaxMs } = this.#options;
-    const doublings = Math.min(this.#failures - 1, 30);
-    const ceiling = Math.min(createRetryMaxMs, createRetryMs * 2 ** doublings);
-    // Half fixed, half random: spreads retries of many pools, and never comes near zero.
-    const delay = Math.ceil(ceiling / 2 + (Math.random() * ceiling) / 2);
+    const delay = backoffDelay(this.#failures, createRetryMs, createRetryMaxMs);
     this.#retryTimer = setTimeout(this.#onRetry, delay);
     if (this.#waiters.live === 0) this.#retryTimer.unref();
   }
