@@ -40,6 +40,15 @@ export interface DbProviderOptions {
   acquireTimeoutMs?: number;
   /** Longest time one connection attempt (TCP, TLS, authentication) may take. Default `10000`. */
   connectTimeoutMs?: number;
+  /**
+   * After a connection attempt fails, an acquire that needs a new connection waits for the next
+   * attempt instead of making its own: one attempt after this many ms, doubling per failure up to
+   * `connectRetryMaxMs`. A failed attempt fails every acquire waiting with its error; one that
+   * works lets them all connect. Default `100`.
+   */
+  connectRetryMs?: number;
+  /** Longest wait between connection attempts while they fail. Default `10000`. */
+  connectRetryMaxMs?: number;
   /** `application_name` of every connection, shown in `pg_stat_activity`. Default `'kaygraph'`. */
   applicationName?: string;
   /** `statement_timeout` of every connection in ms; unset leaves the server's setting. */
@@ -77,6 +86,8 @@ export interface ResolvedDbOptions {
   idleTimeoutMs: number;
   acquireTimeoutMs: number;
   connectTimeoutMs: number;
+  connectRetryMs: number;
+  connectRetryMaxMs: number;
   applicationName: string;
   statementTimeoutMs: number | undefined;
   leakDetectionMs: number;
@@ -104,6 +115,8 @@ const knownKeys = [
   'idleTimeoutMs',
   'acquireTimeoutMs',
   'connectTimeoutMs',
+  'connectRetryMs',
+  'connectRetryMaxMs',
   'applicationName',
   'statementTimeoutMs',
   'leakDetectionMs',
@@ -132,6 +145,10 @@ export function resolveDbOptions(input: unknown): ResolvedDbOptions {
     }),
     connectTimeoutMs: checkInteger(where, 'connectTimeoutMs', options.connectTimeoutMs, 10_000, {
       min: 0,
+    }),
+    connectRetryMs: checkInteger(where, 'connectRetryMs', options.connectRetryMs, 100, { min: 1 }),
+    connectRetryMaxMs: checkInteger(where, 'connectRetryMaxMs', options.connectRetryMaxMs, 10_000, {
+      min: 1,
     }),
     applicationName: checkString(where, 'applicationName', options.applicationName, 'kaygraph'),
     statementTimeoutMs:

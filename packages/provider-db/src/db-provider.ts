@@ -20,6 +20,7 @@ import {
 } from '@kaygraph/core';
 import pg from 'pg';
 import { backendKey, cancelStatement } from './cancel-request.js';
+import { ConnectBackoff } from './connect-backoff.js';
 import { ConnectionTally } from './connection-tally.js';
 import { connectError, isConnectionFailure, statementError, targetLabel } from './db-errors.js';
 import { type DbProviderOptions, type ResolvedDbOptions, resolveDbOptions } from './db-options.js';
@@ -44,6 +45,18 @@ const BACKSTOP_GRACE_MS = 1000;
 const REMOVE_WAIT_MS = 5000;
 
 /**
+ * A `pool.connect()` error from a connection attempt that failed (refused, unanswered, not
+ * authenticated), as opposed to pg-pool's own queue timeout or a pool already ended.
+ */
+function isConnectFailure(error: unknown): boolean {
+  const message = error instanceof Error ? error.message : '';
+  return !(
+    message.startsWith('Cannot use a pool after calling end') ||
+    message.includes('timeout exceeded when trying to connect')
+  );
+}
+
+/**
  * Create a PostgreSQL provider on pg-pool. Options are checked here; no connection is made until
  * `open()` or the first acquire.
  *
@@ -63,6 +76,7 @@ class PgProvider implements DbProvider {
   readonly #options: ResolvedDbOptions;
   readonly #book: ClientBook;
   readonly #tally: ConnectionTally;
+  readonly #backoff: ConnectBackoff;
   readonly #pool: pg.Pool;
   readonly #ledger: LeaseLedger<pg.PoolClient>;
   readonly #returnHooks: ReturnHooks<pg.PoolClient>;
@@ -85,6 +99,7 @@ class PgProvider implements DbProvider {
       provider: options.name,
       leakDetectionMs: options.leakDetectionMs,
     });
+    this.#backoff = new ConnectBackoff(options.connectRetryMs, options.connectRetryMaxMs);
     this.#tally = new ConnectionTally({
       provider: options.name,
       brokenError: (error) => this.#statementError(error),
@@ -306,8 +321,13 @@ class PgProvider implements DbProvider {
   ): Promise<pg.PoolClient | undefined> {
     const remaining = deadline - Date.now();
     if (remaining <= 0) throw this.#acquireTimedOut(started, options.owner);
+    const turn = this.#needsTurn() ? this.#backoff.turn() : undefined;
+    const work =
+      turn === undefined
+        ? this.#connectPaced(false)
+        : turn.ready.then(() => (turn.begin() ? this.#connectPaced(true) : undefined));
     try {
-      return await raceAcquire(this.#connectChecked(), {
+      return await raceAcquire(work, {
         signal: options.signal,
         timeoutMs: Number.isFinite(remaining) ? remaining : 0,
         what: `acquire from provider "${this.name}"`,
@@ -319,8 +339,31 @@ class PgProvider implements DbProvider {
         },
       });
     } catch (error) {
+      turn?.cancel();
       throw this.#acquireError(error, started, options.owner);
     }
+  }
+
+  /**
+   * Connects fail and nothing is idle: this acquire waits for its turn. (Queued in pg-pool
+   * instead, it would make a connect of its own as soon as another one failed.)
+   */
+  #needsTurn(): boolean {
+    return this.#backoff.failing && this.#pool.idleCount === 0;
+  }
+
+  /** `#connectChecked`, telling the backoff how it went. */
+  #connectPaced(probe: boolean): Promise<pg.PoolClient | undefined> {
+    return this.#connectChecked().then(
+      (client) => {
+        this.#backoff.succeeded();
+        return client;
+      },
+      (error: unknown) => {
+        if (isConnectFailure(error)) this.#backoff.failed(error, probe);
+        throw error;
+      },
+    );
   }
 
   /**
@@ -516,6 +559,7 @@ class PgProvider implements DbProvider {
     if (this.#state !== 'closed') this.#state = 'closing';
     const error = this.#closedError();
     for (const fail of [...this.#waits]) fail(error);
+    this.#backoff.close();
   }
 
   async #drainThenEnd(timeoutMs: number): Promise<void> {
