@@ -29,6 +29,15 @@ export interface WriteAtomicOptions {
   signal?: AbortSignal;
   /** Who is writing, for the lease on the temp file's handle. */
   owner?: LeaseOwner;
+  /**
+   * Wait for the data and the rename to reach the disk (fsync of the file, then of its
+   * directory) before resolving. `false` skips both fsyncs, for scratch files a crash may lose,
+   * such as temp files that are read back and removed within the run: readers still never see a
+   * partial file at the path, since the rename stays atomic, but after a power loss or an
+   * operating system crash the file may be missing or hold only part of its data.
+   * @default true
+   */
+  durable?: boolean;
 }
 
 /** What `writeAtomic` wrote. */
@@ -49,13 +58,14 @@ export interface AtomicWriteDeps {
 
 /**
  * Write `source` to `target` so that readers see the old file or the whole new one, never a part:
- * write a temp file beside it, fsync, rename over. On any failure the temp file is removed.
+ * write a temp file beside it, fsync, rename over, fsync the directory (no fsync at all unless
+ * `durable`). On any failure the temp file is removed.
  */
 export async function writeAtomic(
   given: string,
   target: string,
   source: AtomicWriteSource,
-  options: WriteAtomicOptions & { mode: number },
+  options: WriteAtomicOptions & { mode: number; durable: boolean },
   deps: AtomicWriteDeps,
 ): Promise<AtomicWriteResult> {
   const chunks = toChunks(source);
@@ -71,11 +81,11 @@ export async function writeAtomic(
   let lease: Lease<FileHandle> | undefined;
   try {
     lease = await deps.openTemp(tempPath, options.mode);
-    const bytes = await pour(chunks, lease.resource, signal);
+    const bytes = await pour(chunks, lease.resource, signal, options.durable);
     if (signal?.aborted) throw signal.reason;
     await rename(tempPath, target);
     deps.tracker.forget(tempPath);
-    await syncDirectory(directory);
+    if (options.durable) await syncDirectory(directory);
     await lease.release();
     return { path: target, bytes };
   } catch (error) {
@@ -87,16 +97,20 @@ export async function writeAtomic(
 
 type ChunkSource = Iterable<unknown> | AsyncIterable<unknown> | Readable;
 
-/** Write every chunk, pulling the next one only when the file has taken the last; then fsync. */
+/**
+ * Write every chunk, pulling the next one only when the file has taken the last; then fsync when
+ * `durable`.
+ */
 async function pour(
   source: ChunkSource,
   handle: FileHandle,
   signal: AbortSignal | undefined,
+  durable: boolean,
 ): Promise<number> {
   // The stream fsyncs (`flush`) and closes the handle when it ends. It has to be the stream that
   // closes it: a FileHandle with a stream attached (autoClose off) never finishes its own close().
   // The lease's close afterwards finds it closed, and the handle's slot stays taken until then.
-  const sink = handle.createWriteStream({ flush: true });
+  const sink = handle.createWriteStream({ flush: durable });
   // An empty options object would be taken for one more stream, so pass one only with a signal.
   if (signal === undefined) await pipeline(source, sink);
   else await pipeline(source, sink, { signal });

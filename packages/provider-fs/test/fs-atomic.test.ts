@@ -1,10 +1,10 @@
-import { readFile, readdir, stat, writeFile } from 'node:fs/promises';
+import { open, readFile, readdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { AbortedError } from '@kaygraph/core';
-import { afterEach, describe, expect, it } from 'vitest';
+import { AbortedError, ConfigInvalidError } from '@kaygraph/core';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { FsError, type FsProvider, createFsProvider } from '../src/index.js';
 import { useTempRoots } from './helpers.js';
 
@@ -45,6 +45,51 @@ describe('writeAtomic', () => {
     expect((await stat(path.join(root, 'a.txt'))).mode & 0o777).toBe(0o600);
     expect(fs.stats()).toMatchObject({ size: 0, inUse: 0 });
     expect(fs.tempEntriesLeft()).toBe(0);
+  });
+
+  it('fsyncs the file and its directory unless durable is false; atomic either way', async () => {
+    const { root, fs } = await setup();
+    // Both fsyncs go through a FileHandle: the stream's flush, and the directory's handle.
+    const probe = await open(root, 'r');
+    const sync = vi.spyOn(Object.getPrototypeOf(probe), 'sync');
+    await probe.close();
+    try {
+      await fs.writeAtomic('durable.txt', chunks(3, 4));
+      expect(sync).toHaveBeenCalledTimes(2);
+      sync.mockClear();
+
+      await writeFile(path.join(root, 'scratch.txt'), 'old');
+      const seen: string[] = [];
+      async function* lines() {
+        yield Buffer.from('new ');
+        seen.push(await readFile(path.join(root, 'scratch.txt'), 'utf8'));
+        yield Buffer.from('content');
+      }
+      const written = await fs.writeAtomic('scratch.txt', lines(), { durable: false });
+
+      expect(sync).not.toHaveBeenCalled();
+      expect(written.bytes).toBe(11);
+      expect(seen).toEqual(['old']);
+      expect(await readFile(path.join(root, 'scratch.txt'), 'utf8')).toBe('new content');
+      await expect(
+        fs.writeAtomic('broken.txt', chunks(4, 16, 2), { durable: false }),
+      ).rejects.toThrow('source broke');
+      expect((await readdir(root)).sort()).toEqual(['durable.txt', 'scratch.txt']);
+      expect(fs.tempEntriesLeft()).toBe(0);
+    } finally {
+      sync.mockRestore();
+    }
+  });
+
+  it('refuses a durable option that is not a boolean, naming it', async () => {
+    const { root, fs } = await setup();
+    const error = await fs
+      .writeAtomic('x.txt', 'x', { durable: 'no' as unknown as boolean })
+      .catch((e: unknown) => e);
+    expect(ConfigInvalidError.isInstance(error)).toBe(true);
+    expect((error as ConfigInvalidError).code).toBe('KG_CONFIG_INVALID');
+    expect((error as Error).message).toContain('durable');
+    expect(await readdir(root)).toEqual([]);
   });
 
   it('replaces an existing file only once the new one is complete', async () => {
