@@ -60,6 +60,7 @@ export interface HttpResponse {
 /** A request checked and ready to be sent, possibly several times. */
 export class PreparedRequest {
   #url: string | undefined;
+  #secrets: readonly string[] | undefined;
 
   constructor(
     readonly method: string,
@@ -69,8 +70,8 @@ export class PreparedRequest {
     readonly body: Buffer | undefined,
     readonly maxRetries: number,
     readonly throwOnStatus: boolean,
-    /** Values to mask in any text made from this request or its response. */
-    readonly secrets: readonly string[],
+    /** Credential values from the provider's and this request's headers. */
+    private readonly headerSecrets: readonly string[],
   ) {}
 
   /**
@@ -81,6 +82,41 @@ export class PreparedRequest {
   get url(): string {
     this.#url ??= redactUrl(`${this.origin}${this.path}`);
     return this.#url;
+  }
+
+  /**
+   * Values to mask in any text made from this request or its response: the header credentials
+   * and the values of token-like query parameters, which a server may echo in an error body.
+   * Made on first use, like `url`.
+   */
+  get secrets(): readonly string[] {
+    this.#secrets ??= [...this.headerSecrets, ...querySecrets(this.path)];
+    return this.#secrets;
+  }
+}
+
+// The query names whose values `redactUrl` masks in a URL.
+const SECRET_QUERY_NAME = /pass|secret|token|key|auth/i;
+
+/** Values of token-like query parameters in a path, both as sent and decoded. */
+function querySecrets(path: string): string[] {
+  const start = path.indexOf('?');
+  if (start === -1) return [];
+  const out: string[] = [];
+  for (const pair of path.slice(start + 1).split('#')[0]!.split('&')) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0 || !SECRET_QUERY_NAME.test(decodeQuery(pair.slice(0, eq)))) continue;
+    const raw = pair.slice(eq + 1);
+    for (const value of new Set([raw, decodeQuery(raw)])) if (value.length >= 3) out.push(value);
+  }
+  return out;
+}
+
+function decodeQuery(text: string): string {
+  try {
+    return decodeURIComponent(text.replaceAll('+', ' '));
+  } catch {
+    return text;
   }
 }
 

@@ -103,7 +103,8 @@ describe('secrets', () => {
   });
 
   it('mask a token in the query of a failed request and of its retry warnings', async () => {
-    server = await startServer((_req, res) => res.writeHead(503).end('busy'));
+    // A server that names the URL it refused, query and all.
+    server = await startServer((req, res) => res.writeHead(503).end(`busy: ${req.url}`));
     const events: string[] = [];
     stop = subscribeAll((payload, name) => events.push(`${name} ${JSON.stringify(payload)}`));
     http = createHttpProvider({
@@ -120,6 +121,7 @@ describe('secrets', () => {
     const warnings = events.filter((e) => e.startsWith('provider:warning'));
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toContain('access_token=***');
+    expect((error as Error).message).toContain('busy: /busy?access_token=***&page=2');
     expect([everything(error), ...events].join('\n')).not.toContain(TOKEN);
   });
 
