@@ -1,8 +1,8 @@
-import { createServer } from 'node:net';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createDbProvider, DbConnectError, type DbProvider } from '../src/index.js';
+import { unusedPort } from './ports.js';
 
 // A server that is down: every acquire fails with the reason; connects are made only for
 // acquires that ask (nothing retries in the background), they back off while they fail, and
@@ -23,18 +23,10 @@ afterEach(async () => {
   await Promise.all(providers.splice(0).map((p) => p.destroy()));
 });
 
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
 describe('a server that is down', () => {
   it('fails every acquire with DbConnectError, paced by the backoff, nothing left', async () => {
     const db = createDbProvider({
-      connectionString: `postgres://kg@127.0.0.1:${await closedPort()}/orders`,
+      connectionString: `postgres://kg@127.0.0.1:${await unusedPort()}/orders`,
       max: 5,
       connectRetryMs: 10,
       connectRetryMaxMs: 40,
@@ -63,7 +55,7 @@ describe('a server that is down', () => {
 describe('a server that stays down for 10 s while callers keep asking', () => {
   it('backs off its connects, tells every caller the cause, and keeps the heap flat', async () => {
     const db = createDbProvider({
-      connectionString: `postgres://kg@127.0.0.1:${await closedPort()}/orders`,
+      connectionString: `postgres://kg@127.0.0.1:${await unusedPort()}/orders`,
       max: 4,
     });
     providers.push(db);

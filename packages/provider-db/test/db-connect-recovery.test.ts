@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { AbortedError } from '@kaygraph/core';
 import { DbConnectError, type DbProvider, createDbProvider } from '../src/index.js';
 import { startTarget } from './pg-target.js';
+import { unusedPort } from './ports.js';
 
 // A server that is down when the run starts and comes back: acquires waiting out the backoff
 // connect as soon as an attempt works. The "server" is a TCP relay on a fixed port in front of
@@ -13,14 +14,6 @@ const cleanups: (() => Promise<unknown>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 /** Start relaying 127.0.0.1:port to the database. */
 async function relay(port: number, to: URL): Promise<Server> {
@@ -47,7 +40,7 @@ describe('a server that comes back', () => {
     const target = await startTarget();
     cleanups.push(() => target.close());
     const url = new URL(target.url);
-    const port = await freePort();
+    const port = await unusedPort();
     const relayed = new URL(target.url);
     relayed.host = `127.0.0.1:${port}`;
     const db: DbProvider = createDbProvider({
@@ -74,7 +67,7 @@ describe('a server that comes back', () => {
   });
 
   it('lets an acquire that gives up leave the line; the next one still gets its attempt', async () => {
-    const port = await freePort();
+    const port = await unusedPort();
     const db = createDbProvider({
       connectionString: `postgres://kg@127.0.0.1:${port}/orders`,
       connectRetryMs: 100,

@@ -17,6 +17,7 @@ import {
   testAppName,
   until,
 } from './pg-target.js';
+import { unusedPort } from './ports.js';
 
 const appName = testAppName('faults');
 // Starting embedded PostgreSQL (the fallback) can take many seconds on a busy machine.
@@ -62,15 +63,6 @@ async function killOurBackends(wait: boolean): Promise<number> {
     [appName],
   );
   return rows.filter((r) => r.killed).length;
-}
-
-/** A port nothing listens on: bound once, then released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 async function backendPid(db: DbProvider): Promise<number> {
@@ -211,7 +203,7 @@ describe('faults', () => {
   });
 
   it('a wrong port fails the first acquire with DbConnectError and its cause', async () => {
-    const port = await closedPort();
+    const port = await unusedPort();
     const events = recordEvents();
     try {
       const db = createDbProvider({

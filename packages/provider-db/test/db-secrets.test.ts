@@ -12,6 +12,7 @@ import {
   testAppName,
   until,
 } from './pg-target.js';
+import { unusedPort } from './ports.js';
 
 // The password of the connection string (or the `password` option) must appear nowhere: not in
 // an error, its stack or any of its causes, an event, describe(), stats() or a health report,
@@ -138,7 +139,7 @@ describe('passwords', () => {
 
   it('stay out of refused and unanswered connects', async () => {
     listen();
-    const refusedPort = await freePort();
+    const refusedPort = await unusedPort();
     const { port: silentPort } = silent.address() as { port: number };
     const refused = track(
       createDbProvider({
@@ -199,10 +200,3 @@ function urlFor(port: number): string {
   return `postgres://kg:${encodeURIComponent(PASSWORD)}@127.0.0.1:${port}/db`;
 }
 
-async function freePort(): Promise<number> {
-  const probe = createServer();
-  await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
-  const { port } = probe.address() as { port: number };
-  await new Promise((resolve) => probe.close(resolve));
-  return port;
-}
