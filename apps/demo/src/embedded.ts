@@ -1,10 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { abortError } from '@kaygraph/core';
-import { startEmbeddedDatabase } from './embedded-database.js';
 import type { DemoOptions } from './options.js';
-import { type UploadReceiver, startUploadReceiver } from './receiver.js';
-import { type SmtpCapture, startSmtpCapture } from './smtp-capture.js';
+import type { UploadReceiver } from './receiver.js';
+import type { SmtpCapture } from './smtp-capture.js';
 
 /** Where the run's services are: each one a real service from the flags, or an embedded one. */
 export interface Services {
@@ -25,7 +24,9 @@ export interface Services {
 /**
  * Start an embedded stand-in for every service the flags leave out: PostgreSQL (PGlite behind its
  * socket server) seeded with a sample table, an upload receiver with a per-run bearer token, and
- * an SMTP capture writing to the outbox folder. Each flag replaces its part on its own.
+ * an SMTP capture writing to the outbox folder. Each flag replaces its part on its own. A part is
+ * loaded only when it runs: an export against real services does not pay for loading the others
+ * (smtp-server alone is some 40 ms of CPU at every start).
  */
 export async function startServices(
   options: DemoOptions,
@@ -59,6 +60,7 @@ async function startEach(
   checkSignal();
   let dbUrl = options.dbUrl;
   if (dbUrl === undefined) {
+    const { startEmbeddedDatabase } = await import('./embedded-database.js');
     const database = await startEmbeddedDatabase(signal === undefined ? {} : { signal });
     stops.push(() => database.close());
     dbUrl = database.connectionString;
@@ -71,6 +73,7 @@ async function startEach(
   let apiUrl = options.apiUrl;
   if (apiUrl === undefined) {
     apiToken ??= randomBytes(24).toString('base64url');
+    const { startUploadReceiver } = await import('./receiver.js');
     const started = await startUploadReceiver({ token: apiToken });
     stops.push(() => started.close());
     receiver = started;
@@ -82,6 +85,7 @@ async function startEach(
   let smtp: SmtpCapture | undefined;
   let smtpUrl = options.smtpUrl;
   if (smtpUrl === undefined) {
+    const { startSmtpCapture } = await import('./smtp-capture.js');
     const started = await startSmtpCapture({ outbox: resolve(options.outbox) });
     stops.push(() => started.close());
     smtp = started;

@@ -11,7 +11,7 @@ import { ExportGraph } from './export-graph.js';
 import { createExportResources } from './export-resources.js';
 import type { ExportSettings, ExportShared } from './export-shared.js';
 import { type DemoOptions, maskUrl } from './options.js';
-import { type Progress, startProgress } from './progress.js';
+import type { Progress } from './progress.js';
 import type { ReceiverStats } from './receiver.js';
 import { type ExportReport, PROVIDER_NAMES, type ResourceCounts, buildReport } from './report.js';
 
@@ -150,6 +150,8 @@ export class ExportRun {
     };
     this.say(this.openingLine(services));
     if (!this.options.quiet) {
+      // Loaded only to be shown: cli-progress is CPU at start-up that --quiet does not need.
+      const { startProgress } = await import('./progress.js');
       this.progress = startProgress({ counters: this.counters, stream: this.progressStream() });
     }
 
