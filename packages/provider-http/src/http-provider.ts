@@ -198,7 +198,14 @@ class UndiciHttpProvider implements HttpProvider {
 
   /** @internal used by slot handles */
   run(options: HttpRequestOptions): Promise<HttpResponse> {
-    return this.#send(this.prepare(options), options.signal);
+    let req: PreparedRequest;
+    try {
+      req = this.prepare(options);
+    } catch (error) {
+      // Bad options reject like every other failure of a call that returns a promise.
+      return Promise.reject(error);
+    }
+    return this.#send(req, options.signal);
   }
 
   #send(req: PreparedRequest, signal: AbortSignal | undefined): Promise<HttpResponse> {
@@ -322,21 +329,8 @@ class UndiciHttpProvider implements HttpProvider {
 
   async #forceShut(error: PoolClosedError, leaked = false): Promise<void> {
     this.#shutdown.abort(error);
-    this.#writeOffSlots(error, leaked);
+    this.#slots.revokeAll(error, leaked);
     await this.#pool.destroy(error);
-  }
-
-  /**
-   * Take back the slots still lent when shutdown stops waiting for them, so `stats()` says
-   * nothing is lent and a late release by the holder is refused (`LeaseReleasedError`). A slot a
-   * graceful close waited for in vain is reported as a leak first.
-   */
-  #writeOffSlots(reason: unknown, leaked: boolean): void {
-    const { ledger } = this.#slots;
-    for (const lease of ledger.outstanding()) {
-      if (leaked) ledger.reportLeak(lease);
-      lease.destroy(reason).catch(() => {});
-    }
   }
 
   #beginShutdown(): void {

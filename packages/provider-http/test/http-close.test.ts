@@ -74,7 +74,7 @@ describe('close', () => {
     expect(events.forced).toEqual([true]);
     // Written off by the close: nothing lent, and the holder's late release is refused.
     expect(provider.stats()).toMatchObject({ inUse: 0, leaks: 1 });
-    await expect(lease.release()).rejects.toMatchObject({ code: 'KG_LEASE_RELEASED' });
+    await expect(lease.release()).rejects.toMatchObject({ code: 'KG_LEASE_REVOKED' });
   });
 });
 

@@ -1,6 +1,8 @@
 import {
+  ConfigInvalidError,
   type KayGraphEvents,
   LeaseReleasedError,
+  LeaseRevokedError,
   PoolClosedError,
   subscribe,
 } from '@kaygraph/core';
@@ -65,7 +67,7 @@ describe('returning a slot the wrong way', () => {
     expect(provider.stats().inUse).toBe(0);
     const before = provider.stats();
     const late = await lease.release().catch((e: unknown) => e);
-    expect(LeaseReleasedError.isInstance(late)).toBe(true);
+    expect(LeaseRevokedError.isInstance(late)).toBe(true);
     expect(provider.stats()).toEqual(before);
     await expect(lease.resource.request({ path: '/' })).rejects.toSatisfy(
       (e) => LeaseReleasedError.isInstance(e) || PoolClosedError.isInstance(e),
@@ -83,8 +85,22 @@ describe('returning a slot the wrong way', () => {
     expect(reported).toEqual([expect.objectContaining({ owner: { runId: 'r1', node: 'upload' } })]);
     expect(provider.stats()).toMatchObject({ inUse: 0, leaks: 1 });
     const before = provider.stats();
-    await expect(lease.release()).rejects.toSatisfy((e) => LeaseReleasedError.isInstance(e));
+    await expect(lease.release()).rejects.toSatisfy((e) => LeaseRevokedError.isInstance(e));
     expect(provider.stats()).toEqual(before);
+  });
+
+  it('a slot given bad request options rejects, typed, instead of throwing', async () => {
+    const provider = await setup();
+    const lease = await provider.acquire();
+
+    let returned: Promise<unknown> | undefined;
+    expect(() => {
+      returned = lease.resource.request({ path: '/', method: 42 as unknown as 'GET' });
+    }).not.toThrow();
+
+    await expect(returned).rejects.toSatisfy((e) => ConfigInvalidError.isInstance(e));
+    await lease.release();
+    expect(provider.stats()).toMatchObject({ inUse: 0 });
   });
 
   it('a request in flight when destroy takes its slot fails with PoolClosedError', async () => {
