@@ -172,7 +172,14 @@ class SmtpMailProvider implements MailProvider {
 
   /** @internal sends for a slot handle, counted like any other send */
   run(message: MailMessage, signal: AbortSignal | undefined): Promise<MailSendResult> {
-    return this.#run(prepareMessage(message, this.#options.from), signal, () => {});
+    let prepared: ReturnType<typeof prepareMessage>;
+    try {
+      prepared = prepareMessage(message, this.#options.from);
+    } catch (error) {
+      // A bad message rejects like every other failure of a call that returns a promise.
+      return Promise.reject(error);
+    }
+    return this.#run(prepared, signal, () => {});
   }
 
   async #run(

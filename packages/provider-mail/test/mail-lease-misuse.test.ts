@@ -1,4 +1,5 @@
 import {
+  ConfigInvalidError,
   type KayGraphEvents,
   LeaseReleasedError,
   LeaseRevokedError,
@@ -92,6 +93,20 @@ describe('returning a slot the wrong way', () => {
     const before = provider.stats();
     await expect(lease.release()).rejects.toSatisfy((e) => LeaseRevokedError.isInstance(e));
     expect(provider.stats()).toEqual(before);
+  });
+
+  it('a slot given a bad message rejects, typed, instead of throwing', async () => {
+    const provider = await setup();
+    const lease = await provider.acquire();
+
+    let sent: Promise<unknown> | undefined;
+    expect(() => {
+      sent = lease.resource.send({ ...message, subject: 42 as unknown as string });
+    }).not.toThrow();
+
+    await expect(sent).rejects.toSatisfy((e) => ConfigInvalidError.isInstance(e));
+    await lease.release();
+    expect(provider.stats()).toMatchObject({ inUse: 0 });
   });
 
   it('a send still transferring when destroy writes off its slot settles cleanly', async () => {
