@@ -162,6 +162,48 @@ describe('cancellation of synchronous and nested nodes', () => {
     expect(AbortedError.isInstance(result.error)).toBe(true);
   });
 
+  it('ends a phase that aborts the run before returning work that ignores its signal', async () => {
+    // Once as the first phase the node waits for, once after an earlier one was waited for.
+    for (const waitsInPrep of [false, true]) {
+      const controller = new AbortController();
+      class AbortsThenHangs extends Node {
+        override prep() {
+          return waitsInPrep ? Promise.resolve() : undefined;
+        }
+
+        override exec() {
+          controller.abort();
+          return new Promise<never>(() => {});
+        }
+      }
+
+      const result = await new Graph(new AbortsThenHangs()).run({}, { signal: controller.signal });
+
+      expect(result.status).toBe('aborted');
+      expect(AbortedError.isInstance(result.error)).toBe(true);
+    }
+  });
+
+  it('ends a phase whose node closes its own scope while it waits, from the first phase on', async () => {
+    for (const waitsInPrep of [false, true]) {
+      class ClosesItsScope extends Node {
+        override prep() {
+          return waitsInPrep ? Promise.resolve() : undefined;
+        }
+
+        override exec(_input: unknown, ctx: NodeContext) {
+          setImmediate(() => void ctx.scope.close());
+          return new Promise<never>(() => {});
+        }
+      }
+
+      const result = await new Graph(new ClosesItsScope()).run({});
+
+      expect(result.status).toBe('aborted');
+      expect(AbortedError.isInstance(result.error)).toBe(true);
+    }
+  });
+
   it('leaves no listener on a signal one run used, whether nodes were synchronous or not', async () => {
     class Sync extends Node {}
     class Async extends Node {

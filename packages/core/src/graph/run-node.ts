@@ -80,6 +80,7 @@ class NodeExecution implements ScopeHolder {
   chosen: unknown;
   #scope: Scope | undefined;
   #ended = false;
+  #race: PhaseRace | undefined;
 
   constructor(
     readonly node: AnyNode,
@@ -96,7 +97,15 @@ class NodeExecution implements ScopeHolder {
   }
 
   get scope(): Scope {
-    this.#scope ??= this.#ended ? this.#closedScope() : this.#open(undefined);
+    if (this.#scope !== undefined) return this.#scope;
+    if (this.#ended) {
+      this.#scope = this.#closedScope();
+      return this.#scope;
+    }
+    this.#scope = this.#open(undefined);
+    // A phase being waited for was raced against the parent, which stood for the node's scope
+    // until now; from now on the node's scope can abort on its own (closed by the node's code).
+    this.#race?.watch(this.#scope);
     return this.#scope;
   }
 
@@ -109,9 +118,20 @@ class NodeExecution implements ScopeHolder {
     return abortError((this.#scope ?? this.parent).signal, `node "${this.node.name}"`);
   }
 
+  /** Settle with `work`, or reject as soon as the node's scope aborts, whichever comes first. */
+  race(work: PromiseLike<unknown>): Promise<unknown> {
+    if (this.#race === undefined) {
+      this.#race = new PhaseRace(this);
+      this.#race.watch(this.#scope ?? this.parent);
+    }
+    return this.#race.start(work);
+  }
+
   /** The node is done: a scope opened from now on (by a context kept past the end) is closed. */
   end(): Scope | undefined {
     this.#ended = true;
+    // Before the scope closes, so closing it need not build an abort reason for this listener.
+    this.#race?.unwatch();
     return this.#scope;
   }
 
@@ -129,6 +149,59 @@ class NodeExecution implements ScopeHolder {
     void scope.close();
     return scope;
   }
+}
+
+/**
+ * Races the phases of one node execution that return a promise against the abort of its scope.
+ * Made at the first such phase, it watches the scope, or the parent that stands for it while the
+ * node has not opened it, with one listener until the node ends. Phases run one at a time, so one
+ * set of callbacks serves them all, and each race costs one promise and one reaction on the work.
+ */
+class PhaseRace {
+  #unwatch: () => void = noop;
+  #resolve: ((value: unknown) => void) | undefined;
+  #reject: ((error: unknown) => void) | undefined;
+
+  constructor(readonly execution: NodeExecution) {}
+
+  /** Listen to `scope` from now on, instead of what was listened to before. */
+  watch(scope: Scope): void {
+    this.#unwatch();
+    this.#unwatch = scope[watchScopeAbort](this.#abort);
+  }
+
+  unwatch(): void {
+    this.#unwatch();
+    this.#unwatch = noop;
+  }
+
+  start(work: PromiseLike<unknown>): Promise<unknown> {
+    const racing = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    // Work that rejects after an abort is still handled here, though nobody waits for it.
+    Promise.resolve(work).then(this.#settle, this.#fail);
+    // An abort during the phase's synchronous start came before anything was racing.
+    if (this.execution.aborted()) this.#abort();
+    return racing;
+  }
+
+  readonly #settle = (value: unknown): void => {
+    const resolve = this.#resolve;
+    this.#resolve = this.#reject = undefined;
+    resolve?.(value);
+  };
+
+  readonly #fail = (error: unknown): void => {
+    const reject = this.#reject;
+    this.#resolve = this.#reject = undefined;
+    reject?.(error);
+  };
+
+  readonly #abort = (): void => {
+    if (this.#reject !== undefined) this.#fail(this.execution.abortError());
+  };
 }
 
 /**
@@ -234,9 +307,7 @@ function startPhase(execution: NodeExecution, phase: number): unknown {
 function settlePhase(execution: NodeExecution, phase: number, result: PromiseLike<unknown>) {
   const { node } = execution;
   if (phase === EXEC && node[execPhaseEndsOnAbort]) return Promise.resolve(result);
-  // Raced against the node's own scope, opened now if need be: work that has to be waited for
-  // may still close it, or borrow through it.
-  return raceAbort(result, execution);
+  return execution.race(result);
 }
 
 /** Keep what a phase returned; fail instead if the node was aborted meanwhile. */
@@ -285,28 +356,6 @@ function conclude(
   if (failed) throw failure;
   if (!root) run.lastAction = action;
   return action;
-}
-
-/** Settle with `work`, or reject as soon as the node's scope aborts, whichever comes first. */
-function raceAbort<T>(work: PromiseLike<T>, execution: NodeExecution): Promise<T> {
-  const promise = Promise.resolve(work);
-  return new Promise<T>((resolve, reject) => {
-    const unwatch = execution.scope[watchScopeAbort](() => {
-      // The work may still reject later; nobody is waiting for it any more.
-      promise.catch(noop);
-      reject(execution.abortError());
-    });
-    promise.then(
-      (value) => {
-        unwatch();
-        resolve(value);
-      },
-      (error: unknown) => {
-        unwatch();
-        reject(error);
-      },
-    );
-  });
 }
 
 function toAction(node: AnyNode, action: unknown): string {
