@@ -47,4 +47,65 @@ describe('RowCursor', () => {
     expect(ended).toBe(true);
     expect(await cursor.hasMore()).toBe(false);
   });
+
+  it('asks for the next batch as soon as it hands one over', async () => {
+    const asked: number[] = [];
+    async function* source() {
+      for (let i = 0; i < 3; i += 1) {
+        asked.push(i);
+        yield [i];
+      }
+    }
+    const cursor = new RowCursor<number>(source());
+
+    expect(await cursor.hasMore()).toBe(true);
+    await Promise.resolve(); // let the generator run up to its next yield
+
+    expect(asked).toEqual([0, 1]);
+    expect(await takeAll(cursor, 1)).toEqual([[0]]);
+    expect(await cursor.hasMore()).toBe(true); // now on [1]
+    await Promise.resolve();
+    expect(asked).toEqual([0, 1, 2]);
+  });
+
+  it('throws a failed read-ahead from the hasMore that reaches it, not before', async () => {
+    async function* source() {
+      yield [1, 2];
+      throw new Error('connection lost');
+    }
+    const cursor = new RowCursor<number>(source());
+
+    // The failure has happened by now, and nothing has taken it yet.
+    expect(await takeAll(cursor, 2)).toEqual([[1, 2]]);
+    await new Promise((resolve) => setImmediate(resolve));
+
+    await expect(cursor.hasMore()).rejects.toThrow('connection lost');
+  });
+
+  it('on close, ends the source once the read under way has settled', async () => {
+    let release: (() => void) | undefined;
+    let ended = false;
+    async function* source() {
+      try {
+        yield [1];
+        await new Promise<void>((resolve) => {
+          release = resolve;
+        });
+        yield [2];
+      } finally {
+        ended = true;
+      }
+    }
+    const cursor = new RowCursor<number>(source());
+    expect(await takeAll(cursor, 1)).toEqual([[1]]);
+
+    const closed = cursor.close();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(ended).toBe(false);
+    release?.();
+    await closed;
+
+    expect(ended).toBe(true);
+  });
 });
+
