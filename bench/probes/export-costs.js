@@ -8,7 +8,8 @@
 //            and served ten times), in batches of 1000, turned into 100 gzip NDJSON chunks of
 //            10,000 rows and thrown away; no database round trips, no disk, no network.
 //            The demo's own RowCursor and gzipNdjson against a plain loop like the script's,
-//            and the plain loop with each of the demo's two differences added alone.
+//            and the plain loop with each of two costs the demo used to have added alone: a
+//            JSON.stringify replacer on every row, and one async-generator step per row.
 //
 // node bench/probes/export-costs.js [--rounds 5]   (needs apps/demo built)
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -71,7 +72,7 @@ async function* batchSource() {
 
 const discard = () => new Writable({ write: (_chunk, _enc, done) => done() });
 
-/** The demo's path: RowCursor.take (an async generator per chunk) into gzipNdjson. */
+/** The demo's path: RowCursor.take (a batch at a time, read ahead) into gzipNdjson. */
 async function demoPath() {
   const rows = new RowCursor(batchSource());
   while (await rows.hasMore()) await pipeline(gzipNdjson(rows.take(CHUNK)), discard());
@@ -81,7 +82,7 @@ function bigintAsString(_key, value) {
   return typeof value === 'bigint' ? value.toString() : value;
 }
 
-/** The plain script's path; `replacer` and `generator` add one of the demo's differences. */
+/** The plain script's path; `replacer` and `generator` add one of the demo's former costs. */
 async function plainPath({ replacer, generator } = {}) {
   const source = batchSource();
   let batch = [];
