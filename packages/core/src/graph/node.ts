@@ -186,9 +186,24 @@ export class Node<
    */
   [execPhase](input: PrepResult, ctx: NodeContext<Shared>, _run: RunState): unknown {
     // The runtime checked for an abort just before calling this.
-    return execWithRetry(this, input as unknown as ExecInput, ctx, true);
+    if (this.maxRetries > 0 || this.execFallback !== rethrow) {
+      return execWithRetry(this, input as unknown as ExecInput, ctx, true);
+    }
+
+    // One attempt and no fallback: a promise from `exec` is the phase's result as it is. The
+    // runtime races it against the abort, so work that fails because it was cancelled is reported
+    // as the cancellation, as `retryExec` would, without an async function and an await more.
+    const attemptCtx = RunContext.forAttempt(ctx, 1);
+    try {
+      return this.exec(input as unknown as ExecInput, attemptCtx);
+    } catch (error) {
+      return retryExec(this, input as unknown as ExecInput, ctx, { attemptNo: 1, attemptCtx, error });
+    }
   }
 }
+
+/** The base class's `execFallback`, which rethrows: a node that keeps it has no fallback. */
+const rethrow = Node.prototype.execFallback;
 
 /**
  * Call `exec` until it succeeds or `maxRetries` extra attempts are spent, then `execFallback`.
