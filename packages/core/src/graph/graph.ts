@@ -29,7 +29,14 @@ import {
   execPhase,
   execPhaseEndsOnAbort,
 } from './node.js';
-import { type RunState, eventTime, runNode, startDeadline } from './run-node.js';
+import {
+  type NodeWaiter,
+  type RunState,
+  eventTime,
+  runNode,
+  runNodeFor,
+  startDeadline,
+} from './run-node.js';
 import { followSignal } from './signal-followers.js';
 
 /** Options of a graph. */
@@ -214,15 +221,17 @@ export class Graph<Shared = unknown> extends Node<Shared, unknown, string> {
 /**
  * Walk from the start node until a node without an edge for its action ends the graph. While the
  * nodes run synchronously, so does the walk: it returns the last action as is, no promise, no
- * tick. From the first node that returns a promise on, `walkAsync` continues.
+ * tick. From the first node that goes on asynchronously, a `GraphWalk` continues.
  */
 function walk(graph: Graph<unknown>, ctx: NodeContext, run: RunState): string | Promise<string> {
+  const walker = new GraphWalk(graph, ctx, run);
   let node: AnyNode = graph.start;
   let startedAt = Number.NaN;
   for (;;) {
     if (RunContext.aborted(ctx)) throw abortError(ctx.signal, `graph "${graph.name}"`);
-    const action = runNode(node, run, ctx.scope, false, startedAt);
-    if (typeof action !== 'string') return walkAsync(graph, ctx, run, node, action);
+    walker.node = node;
+    const action = runNodeFor(walker, node, run, ctx.scope, startedAt);
+    if (action === undefined) return walker.outcome();
     const next = nextNode(graph, node, action);
     if (next === undefined) return action;
     node = next;
@@ -231,32 +240,71 @@ function walk(graph: Graph<unknown>, ctx: NodeContext, run: RunState): string | 
   }
 }
 
-async function walkAsync(
-  graph: Graph<unknown>,
-  ctx: NodeContext,
-  run: RunState,
-  current: AnyNode,
-  pending: Promise<string>,
-): Promise<string> {
-  let node = current;
-  let action = await pending;
-  // After a wait, the last node's end time is no longer the next one's start.
-  let startedAt = Number.NaN;
-  for (;;) {
-    const next = nextNode(graph, node, action);
-    if (next === undefined) return action;
-    node = next;
-    if (RunContext.aborted(ctx)) throw abortError(ctx.signal, `graph "${graph.name}"`);
-    const result = runNode(node, run, ctx.scope, false, startedAt);
-    if (typeof result === 'string') {
-      action = result;
-      startedAt = run.endedAt;
-    } else {
-      action = await result;
-      startedAt = Number.NaN;
+/**
+ * The rest of a walk, from the first node that goes on asynchronously: each node that ends later
+ * calls back here, and the walk goes on from that callback, so a node costs the graph no promise
+ * and no await of its own. One promise stands for the rest of the walk.
+ */
+class GraphWalk implements NodeWaiter {
+  /** The node running now. */
+  node: AnyNode;
+  #promise: Promise<string> | undefined;
+  #resolve: (action: string) => void = noop;
+  #reject: (error: unknown) => void = noop;
+
+  constructor(
+    readonly graph: Graph<unknown>,
+    readonly ctx: NodeContext,
+    readonly run: RunState,
+  ) {
+    this.node = graph.start;
+  }
+
+  /** How the walk ends. Made when the first node goes on asynchronously (or fails while at it). */
+  outcome(): Promise<string> {
+    this.#promise ??= new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    return this.#promise;
+  }
+
+  nodeEnded(ended: string, endedAt: number): void {
+    const { graph, ctx, run } = this;
+    let action = ended;
+    // The node ended just now, in this same synchronous stretch (or NaN: it did not).
+    let startedAt = Number.NaN;
+    try {
+      for (;;) {
+        const next = nextNode(graph, this.node, action);
+        if (next === undefined) {
+          this.#settle(false, action);
+          return;
+        }
+        this.node = next;
+        if (RunContext.aborted(ctx)) throw abortError(ctx.signal, `graph "${graph.name}"`);
+        const result = runNodeFor(this, next, run, ctx.scope, startedAt);
+        if (result === undefined) return;
+        action = result;
+        startedAt = run.endedAt;
+      }
+    } catch (error) {
+      this.#settle(true, error);
     }
   }
+
+  nodeFailed(error: unknown): void {
+    this.#settle(true, error);
+  }
+
+  #settle(failed: boolean, value: unknown): void {
+    void this.outcome();
+    if (failed) this.#reject(value);
+    else this.#resolve(value as string);
+  }
 }
+
+function noop(): void {}
 
 /** The node `action` leads to from `node`, or undefined where the graph ends. */
 function nextNode(graph: Graph<unknown>, node: AnyNode, action: string): AnyNode | undefined {

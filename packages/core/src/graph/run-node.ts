@@ -67,9 +67,43 @@ const EXEC = 2;
 const POST = 3;
 
 /**
+ * @internal Told how a node execution that went on asynchronously ended: with its action, or
+ * with the error it failed with. Told once, and must not throw. `nodeEnded` is always called from
+ * a later promise reaction; `nodeFailed` may be called before `runNodeFor` returns, for a node
+ * found aborted as it began to wait.
+ */
+export interface NodeWaiter {
+  /**
+   * `endedAt` is the `performance.now()` reading the node ended with (see `RunState.endedAt`)
+   * when it ended just now, in the same synchronous stretch as this call; NaN otherwise.
+   */
+  nodeEnded(action: string, endedAt: number): void;
+  nodeFailed(error: unknown): void;
+}
+
+/** The waiter of `runNode`'s callers, who take a promise. */
+class PromisedAction implements NodeWaiter {
+  readonly promise: Promise<string>;
+  nodeEnded: (action: string, endedAt: number) => void = noop;
+  nodeFailed: (error: unknown) => void = noop;
+
+  constructor() {
+    this.promise = new Promise((resolve, reject) => {
+      this.nodeEnded = resolve;
+      this.nodeFailed = reject;
+    });
+  }
+}
+
+/**
  * One execution of a node: what its phases share, from its start to its outcome. Its scope is
  * opened on first use (most nodes never defer, borrow, or read their signal or owner), or at once
  * when the node has a timeout, which aborts it. Until then the parent's scope stands for it.
+ *
+ * From the first phase that returns a promise on, the execution drives itself with callbacks on
+ * each phase's promise rather than through an async function: one reaction per phase, and one
+ * abort watcher for the rest of the execution, on the scope (or the parent standing for it). A
+ * phase being waited for is cut short when the watcher fires; its late outcome is dropped.
  */
 class NodeExecution implements ScopeHolder {
   readonly started: number;
@@ -80,7 +114,19 @@ class NodeExecution implements ScopeHolder {
   chosen: unknown;
   #scope: Scope | undefined;
   #ended = false;
-  #race: PhaseRace | undefined;
+
+  // The asynchronous part, set up by `continueAsync`.
+  #waiter: NodeWaiter | undefined;
+  /** The phase whose promise is being waited for, while `#waiting`. */
+  #phase = SETUP;
+  /** A phase's promise is being waited for, and nothing has settled it yet. */
+  #waiting = false;
+  /** The phase being waited for ends when the node aborts (a graph's exec phase need not). */
+  #raced = false;
+  #onValue: (value: unknown) => void = noop;
+  #onError: (error: unknown) => void = noop;
+  #onAbort: (() => void) | undefined;
+  #unwatch: () => void = noop;
 
   constructor(
     readonly node: AnyNode,
@@ -105,7 +151,7 @@ class NodeExecution implements ScopeHolder {
     this.#scope = this.#open(undefined);
     // A phase being waited for was raced against the parent, which stood for the node's scope
     // until now; from now on the node's scope can abort on its own (closed by the node's code).
-    this.#race?.watch(this.#scope);
+    if (this.#onAbort !== undefined) this.#watch(this.#scope);
     return this.#scope;
   }
 
@@ -118,21 +164,95 @@ class NodeExecution implements ScopeHolder {
     return abortError((this.#scope ?? this.parent).signal, `node "${this.node.name}"`);
   }
 
-  /** Settle with `work`, or reject as soon as the node's scope aborts, whichever comes first. */
-  race(work: PromiseLike<unknown>): Promise<unknown> {
-    if (this.#race === undefined) {
-      this.#race = new PhaseRace(this);
-      this.#race.watch(this.#scope ?? this.parent);
-    }
-    return this.#race.start(work);
+  /**
+   * Go on from `phase`, whose result `pending` has not settled, and tell `waiter` how the node
+   * ends. Everything the rest of the execution needs is made here, once.
+   */
+  continueAsync(phase: number, pending: PromiseLike<unknown>, waiter: NodeWaiter): void {
+    this.#waiter = waiter;
+    this.#onValue = (value) => this.#phaseEnded(value);
+    this.#onError = (error) => this.#phaseFailed(error);
+    this.#onAbort = () => this.#abortWait();
+    this.#watch(this.#scope ?? this.parent);
+    this.#wait(phase, pending);
   }
 
   /** The node is done: a scope opened from now on (by a context kept past the end) is closed. */
   end(): Scope | undefined {
     this.#ended = true;
     // Before the scope closes, so closing it need not build an abort reason for this listener.
-    this.#race?.unwatch();
+    this.#unwatch();
+    this.#unwatch = noop;
     return this.#scope;
+  }
+
+  #wait(phase: number, pending: PromiseLike<unknown>): void {
+    this.#phase = phase;
+    this.#waiting = true;
+    this.#raced = !(phase === EXEC && this.node[execPhaseEndsOnAbort]);
+    // Work that rejects after an abort is still handled here, though nobody waits for it.
+    Promise.resolve(pending).then(this.#onValue, this.#onError);
+    // An abort during the phase's synchronous start came before the watcher could see it.
+    if (this.#raced && this.aborted()) this.#abortWait();
+  }
+
+  #phaseEnded(value: unknown): void {
+    if (!this.#waiting) return;
+    this.#waiting = false;
+    let action: string;
+    try {
+      endPhase(this, this.#phase, value);
+      for (let next = this.#phase + 1; next <= POST; next++) {
+        const result = startPhase(this, next);
+        if (isPromiseLike(result)) {
+          this.#wait(next, result);
+          return;
+        }
+        endPhase(this, next, result);
+      }
+      action = toAction(this.node, this.chosen);
+    } catch (error) {
+      this.#conclude(true, error, DEFAULT_ACTION);
+      return;
+    }
+    this.#conclude(false, undefined, action);
+  }
+
+  #phaseFailed(error: unknown): void {
+    if (!this.#waiting) return;
+    this.#waiting = false;
+    this.#conclude(true, error, DEFAULT_ACTION);
+  }
+
+  #abortWait(): void {
+    if (!this.#waiting || !this.#raced) return;
+    this.#waiting = false;
+    this.#conclude(true, this.abortError(), DEFAULT_ACTION);
+  }
+
+  #conclude(failed: boolean, failure: unknown, action: string): void {
+    const waiter = this.#waiter as NodeWaiter;
+    let outcome: string | Promise<string>;
+    try {
+      outcome = finish(this, failed, failure, action);
+    } catch (error) {
+      waiter.nodeFailed(error);
+      return;
+    }
+    if (typeof outcome === 'string') {
+      waiter.nodeEnded(outcome, this.run.endedAt);
+      return;
+    }
+    outcome.then(
+      (ended) => waiter.nodeEnded(ended, Number.NaN),
+      (error: unknown) => waiter.nodeFailed(error),
+    );
+  }
+
+  /** Listen to `scope` from now on, instead of what was listened to before. */
+  #watch(scope: Scope): void {
+    this.#unwatch();
+    this.#unwatch = scope[watchScopeAbort](this.#onAbort as () => void);
   }
 
   #open(signal: AbortSignal | undefined): Scope {
@@ -149,59 +269,6 @@ class NodeExecution implements ScopeHolder {
     void scope.close();
     return scope;
   }
-}
-
-/**
- * Races the phases of one node execution that return a promise against the abort of its scope.
- * Made at the first such phase, it watches the scope, or the parent that stands for it while the
- * node has not opened it, with one listener until the node ends. Phases run one at a time, so one
- * set of callbacks serves them all, and each race costs one promise and one reaction on the work.
- */
-class PhaseRace {
-  #unwatch: () => void = noop;
-  #resolve: ((value: unknown) => void) | undefined;
-  #reject: ((error: unknown) => void) | undefined;
-
-  constructor(readonly execution: NodeExecution) {}
-
-  /** Listen to `scope` from now on, instead of what was listened to before. */
-  watch(scope: Scope): void {
-    this.#unwatch();
-    this.#unwatch = scope[watchScopeAbort](this.#abort);
-  }
-
-  unwatch(): void {
-    this.#unwatch();
-    this.#unwatch = noop;
-  }
-
-  start(work: PromiseLike<unknown>): Promise<unknown> {
-    const racing = new Promise((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
-    // Work that rejects after an abort is still handled here, though nobody waits for it.
-    Promise.resolve(work).then(this.#settle, this.#fail);
-    // An abort during the phase's synchronous start came before anything was racing.
-    if (this.execution.aborted()) this.#abort();
-    return racing;
-  }
-
-  readonly #settle = (value: unknown): void => {
-    const resolve = this.#resolve;
-    this.#resolve = this.#reject = undefined;
-    resolve?.(value);
-  };
-
-  readonly #fail = (error: unknown): void => {
-    const reject = this.#reject;
-    this.#resolve = this.#reject = undefined;
-    reject?.(error);
-  };
-
-  readonly #abort = (): void => {
-    if (this.#reject !== undefined) this.#fail(this.execution.abortError());
-  };
 }
 
 /**
@@ -231,6 +298,38 @@ export function runNode(
   root = false,
   startedAt = Number.NaN,
 ): string | Promise<string> {
+  let promised: PromisedAction | undefined;
+  const action = execute(node, run, parent, root, startedAt, () => {
+    promised = new PromisedAction();
+    return promised;
+  });
+  return action ?? (promised as PromisedAction).promise;
+}
+
+/**
+ * `runNode` for a caller that goes on from a callback rather than a promise (a graph walking its
+ * nodes): returns the action if the node ended synchronously, or throws; otherwise returns
+ * undefined, and `waiter` is told how the node ended.
+ */
+export function runNodeFor(
+  waiter: NodeWaiter,
+  node: AnyNode,
+  run: RunState,
+  parent: Scope,
+  startedAt: number,
+): string | undefined {
+  return execute(node, run, parent, false, startedAt, waiter);
+}
+
+/** See `runNode`; `waiter` is the waiter, or makes it when the node first waits. */
+function execute(
+  node: AnyNode,
+  run: RunState,
+  parent: Scope,
+  root: boolean,
+  startedAt: number,
+  waiter: WaiterOrMaker,
+): string | undefined {
   const execution = new NodeExecution(node, run, parent, root, startedAt);
   if (!root) {
     run.steps++;
@@ -249,51 +348,51 @@ export function runNode(
   let action: string;
   try {
     const setup = node.setupResources(ctx);
-    if (isPromiseLike(setup)) return continueAsync(execution, SETUP, setup);
+    if (isPromiseLike(setup)) return goAsync(execution, SETUP, setup, waiter);
     endPhase(execution, SETUP, setup);
 
     const input = node.prep(ctx);
-    if (isPromiseLike(input)) return continueAsync(execution, PREP, input);
+    if (isPromiseLike(input)) return goAsync(execution, PREP, input, waiter);
     if (execution.aborted()) throw execution.abortError();
     execution.input = input;
 
     const output = node[execPhase](input, ctx, run);
-    if (isPromiseLike(output)) return continueAsync(execution, EXEC, output);
+    if (isPromiseLike(output)) return goAsync(execution, EXEC, output, waiter);
     if (execution.aborted()) throw execution.abortError();
     execution.output = output;
 
     const chosen = node.post(ctx, input, output);
-    if (isPromiseLike(chosen)) return continueAsync(execution, POST, chosen);
+    if (isPromiseLike(chosen)) return goAsync(execution, POST, chosen, waiter);
     if (execution.aborted()) throw execution.abortError();
     action = toAction(node, chosen);
   } catch (error) {
-    return finish(execution, true, error, DEFAULT_ACTION);
+    return settle(finish(execution, true, error, DEFAULT_ACTION), waiter);
   }
-  return finish(execution, false, undefined, action);
+  return settle(finish(execution, false, undefined, action), waiter);
 }
 
-/** The rest of a node execution, from the first phase that returned a promise. */
-async function continueAsync(
+type WaiterOrMaker = NodeWaiter | (() => NodeWaiter);
+
+/** Hand the rest of the execution, from `phase` on, to the execution itself. Never throws. */
+function goAsync(
   execution: NodeExecution,
   phase: number,
   pending: PromiseLike<unknown>,
-): Promise<string> {
-  let failed = false;
-  let failure: unknown;
-  let action = DEFAULT_ACTION;
-  try {
-    endPhase(execution, phase, await settlePhase(execution, phase, pending));
-    for (let next = phase + 1; next <= POST; next++) {
-      let result = startPhase(execution, next);
-      if (isPromiseLike(result)) result = await settlePhase(execution, next, result);
-      endPhase(execution, next, result);
-    }
-    action = toAction(execution.node, execution.chosen);
-  } catch (error) {
-    failed = true;
-    failure = error;
-  }
-  return finish(execution, failed, failure, action);
+  waiter: WaiterOrMaker,
+): undefined {
+  execution.continueAsync(phase, pending, typeof waiter === 'function' ? waiter() : waiter);
+  return undefined;
+}
+
+/** The action of a node whose phases ended synchronously, or undefined when its scope closes later. */
+function settle(outcome: string | Promise<string>, waiter: WaiterOrMaker): string | undefined {
+  if (typeof outcome === 'string') return outcome;
+  const told = typeof waiter === 'function' ? waiter() : waiter;
+  outcome.then(
+    (action) => told.nodeEnded(action, Number.NaN),
+    (error: unknown) => told.nodeFailed(error),
+  );
+  return undefined;
 }
 
 function startPhase(execution: NodeExecution, phase: number): unknown {
@@ -302,12 +401,6 @@ function startPhase(execution: NodeExecution, phase: number): unknown {
   if (phase === PREP) return node.prep(ctx);
   if (phase === EXEC) return node[execPhase](execution.input, ctx, execution.run);
   return node.post(ctx, execution.input, execution.output);
-}
-
-function settlePhase(execution: NodeExecution, phase: number, result: PromiseLike<unknown>) {
-  const { node } = execution;
-  if (phase === EXEC && node[execPhaseEndsOnAbort]) return Promise.resolve(result);
-  return execution.race(result);
 }
 
 /** Keep what a phase returned; fail instead if the node was aborted meanwhile. */
