@@ -273,7 +273,7 @@ class GraphWalk implements NodeWaiter {
     const { graph, ctx, run } = this;
     let action = ended;
     // The node ended just now, in this same synchronous stretch (or NaN: it did not).
-    let startedAt = Number.NaN;
+    let startedAt = endedAt;
     try {
       for (;;) {
         const next = nextNode(graph, this.node, action);
