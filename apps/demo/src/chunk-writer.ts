@@ -27,27 +27,82 @@ export function chunkName(index: number): string {
 /**
  * Cut the rows into chunk files of `chunkRows` rows each, gzip-compressed NDJSON written
  * atomically into the temp directory, and queue each finished one for upload. Rows stream from
- * the cursor through gzip to the file, so a chunk is never whole in memory. The queue is ended
- * however this ends, so the uploader never waits for a chunk that will not come.
+ * the cursor through gzip to the file, so a chunk is never whole in memory.
+ *
+ * A chunk that has taken all its rows still has to be compressed to its end, written, closed and
+ * renamed: a few milliseconds in other threads while this one would wait. The next chunk starts
+ * reading rows meanwhile, and the finished one is queued once the next has taken its rows, so one
+ * chunk more than the queue holds is on disk at a time. The queue is ended however this ends,
+ * and only once no chunk is being written any more, so the uploader never waits for a chunk that
+ * will not come and nothing is left writing into the temp directory.
  */
 export async function writeChunks(options: ChunkWriterOptions): Promise<void> {
   const { rows, counters, queue, signal } = options;
+  const writing = new Set<Promise<ChunkFile>>();
+  const queueChunk = async (written: Promise<ChunkFile>) => {
+    const chunk = await written;
+    counters.chunksWritten += 1;
+    await queue.push(chunk, signal);
+  };
+  let finishing: Promise<ChunkFile> | undefined;
   try {
     for (let index = 1; await rows.hasMore(); index += 1) {
-      const chunk = await writeChunk(options, index);
-      counters.chunksWritten += 1;
-      await queue.push(chunk, signal);
+      const chunk = startChunk(options, index);
+      writing.add(chunk.written);
+      chunk.written.then(
+        () => writing.delete(chunk.written),
+        () => writing.delete(chunk.written),
+      );
+      await chunk.rowsTaken;
+      if (finishing !== undefined) await queueChunk(finishing);
+      finishing = chunk.written;
     }
+    if (finishing !== undefined) await queueChunk(finishing);
   } finally {
+    // Whatever stopped the loop, a chunk still being written has its rows already, or is stopped
+    // by the signal: it settles on its own.
+    await Promise.allSettled([...writing]);
     queue.end();
   }
 }
 
-async function writeChunk(options: ChunkWriterOptions, index: number): Promise<ChunkFile> {
-  const { rows, counters } = options;
+interface ChunkInProgress {
+  /** Settles once the chunk has taken its last row from the cursor, or its write failed. */
+  rowsTaken: Promise<unknown>;
+  /** The chunk file, written and renamed into place. */
+  written: Promise<ChunkFile>;
+}
+
+function startChunk(options: ChunkWriterOptions, index: number): ChunkInProgress {
+  let tookAll!: () => void;
+  const taken = new Promise<void>((resolve) => {
+    tookAll = resolve;
+  });
+  const batches = andThen(options.rows.take(options.chunkRows), tookAll);
+  const written = writeChunk(options, index, batches);
+  // A failure is thrown where the chunk is awaited; until then it is not an unhandled rejection.
+  written.catch(() => {});
+  return { rowsTaken: Promise.race([taken, written]), written };
+}
+
+/** The items of `source`, then `onEnd()` once it has ended or was stopped. */
+async function* andThen<T>(source: AsyncIterable<T>, onEnd: () => void): AsyncGenerator<T> {
+  try {
+    yield* source;
+  } finally {
+    onEnd();
+  }
+}
+
+async function writeChunk(
+  options: ChunkWriterOptions,
+  index: number,
+  batches: AsyncIterable<readonly Row[]>,
+): Promise<ChunkFile> {
+  const { counters } = options;
   const name = chunkName(index);
   let count = 0;
-  const body = gzipNdjson(rows.take(options.chunkRows), (written) => {
+  const body = gzipNdjson(batches, (written) => {
     count += written;
     counters.rowsWritten += written;
   });
