@@ -3,83 +3,14 @@
 // and through PocketFlow's TypeScript port doing the same chain. PocketFlow's phases are always
 // async; KayGraph runs synchronous phases without a tick, so it is measured twice: with
 // synchronous phases, and with `async` phases exactly like PocketFlow's (the form a node that
-// does I/O takes).
-import { Graph, Node, ResourcePool, subscribeAll } from '@kaygraph/core';
-import * as pocket from 'pocketflow';
+// does I/O takes). Each contender runs in a worker of its own (see lib/graph-contenders.js); the
+// rounds are interleaved, one contender at a time.
+import { once } from 'node:events';
+import { Worker } from 'node:worker_threads';
+import { CHAIN, contenders } from '../lib/graph-contenders.js';
 import { median, pairedRatio, shuffle } from '../lib/stats.js';
 
-const CHAIN = 10;
-
-class SyncStep extends Node {
-  prep(ctx) {
-    return ctx.shared.count;
-  }
-  exec(count) {
-    return count + 1;
-  }
-  post(ctx, _input, count) {
-    ctx.shared.count = count;
-  }
-}
-
-class AsyncStep extends Node {
-  async prep(ctx) {
-    return ctx.shared.count;
-  }
-  async exec(count) {
-    return count + 1;
-  }
-  async post(ctx, _input, count) {
-    ctx.shared.count = count;
-    return undefined;
-  }
-}
-
-class PocketStep extends pocket.Node {
-  async prep(shared) {
-    return shared.count;
-  }
-  async exec(count) {
-    return count + 1;
-  }
-  async post(shared, _input, count) {
-    shared.count = count;
-    return undefined;
-  }
-}
-
-function chain(make) {
-  const first = make(0);
-  let last = first;
-  for (let i = 1; i < CHAIN; i++) last = last.next(make(i));
-  return first;
-}
-
-function kaygraph(Step) {
-  return () => {
-    const graph = new Graph(chain((i) => new Step({ name: `step${i}` })), { name: 'bench' });
-    const resources = new ResourcePool();
-    const controller = new AbortController();
-    return async () => {
-      const shared = { count: 0 };
-      const result = await graph.run(shared, { resources, signal: controller.signal });
-      if (result.status !== 'ok' || shared.count !== CHAIN) throw new Error('kaygraph run failed');
-    };
-  };
-}
-
-const contenders = {
-  'kaygraph, sync phases': kaygraph(SyncStep),
-  'kaygraph, async phases': kaygraph(AsyncStep),
-  pocketflow: () => {
-    const flow = new pocket.Flow(chain(() => new PocketStep()));
-    return async () => {
-      const shared = { count: 0 };
-      await flow.run(shared);
-      if (shared.count !== CHAIN) throw new Error('pocketflow run failed');
-    };
-  },
-};
+const WORKER = new URL('../lib/graph-contenders.js', import.meta.url);
 
 /** The two comparisons: each KayGraph variant against PocketFlow, measured in the same rounds. */
 const variants = [
@@ -87,29 +18,38 @@ const variants = [
   { ours: 'kaygraph, async phases', title: 'KayGraph nodes with async phases, like PocketFlow' },
 ];
 
-async function round(name, runs) {
-  const once = contenders[name]();
-  for (let i = 0; i < 50; i++) await once();
-  const started = performance.now();
-  for (let i = 0; i < runs; i++) await once();
-  return ((performance.now() - started) * 1000) / (runs * CHAIN);
+async function round(worker, runs) {
+  worker.postMessage({ runs });
+  const [reply] = await once(worker, 'message');
+  if (reply.error !== undefined) throw new Error(reply.error);
+  return reply;
 }
 
 export async function runGraphGroup({ quick }) {
   const rounds = quick ? 3 : 9;
   const runs = quick ? 300 : 3000;
+  // Rounds first run by every worker and not counted: a worker compiles its runtime from
+  // scratch, and its first rounds measure the compiler (3-7 µs per node), not the steady state.
+  // As long as full rounds even in a quick run, or it would report the compiler too.
+  const warmups = 2;
+  const warmupRuns = 3000;
   const names = Object.keys(contenders);
+  const workers = Object.fromEntries(
+    names.map((contender) => [contender, new Worker(WORKER, { workerData: { contender } })]),
+  );
   const perNode = Object.fromEntries(names.map((n) => [n, []]));
   let events = 0;
-  const stop = subscribeAll(() => {
-    events++;
-  });
   try {
-    for (let r = 0; r < rounds; r++) {
-      for (const name of shuffle(names)) perNode[name].push(await round(name, runs));
+    for (let r = -warmups; r < rounds; r++) {
+      for (const name of shuffle(names)) {
+        const reply = await round(workers[name], r < 0 ? warmupRuns : runs);
+        if (r < 0) continue;
+        perNode[name].push(reply.perNode);
+        if (name.startsWith('kaygraph')) events = Math.max(events, reply.events);
+      }
     }
   } finally {
-    stop();
+    await Promise.all(Object.values(workers).map((worker) => worker.terminate()));
   }
 
   const theirs = { contender: 'pocketflow', median: median(perNode.pocketflow) };
@@ -137,7 +77,8 @@ export async function runGraphGroup({ quick }) {
     lowerIsBetter: true,
     note:
       `chain of ${CHAIN} trivial nodes; KayGraph with scopes, an AbortSignal and a listener on ` +
-      `every event (${events} events seen); the three contenders interleaved in every round`,
+      `every event (${events} events seen by one KayGraph worker); each contender in a worker ` +
+      `of its own, rounds interleaved after ${warmups} warm-up rounds`,
     tables,
     goals,
   };
