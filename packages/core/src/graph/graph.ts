@@ -10,7 +10,7 @@ import {
 } from '../errors.js';
 import { type RunStatus, errorInfo, hasListeners, publish } from '../events.js';
 import { ResourcePool } from '../resource-pool.js';
-import { closeScope } from '../scope.js';
+import { type Scope, closeScope, watchScopeAbort } from '../scope.js';
 import { linkSignals } from '../signals.js';
 import {
   checkBoolean,
@@ -32,6 +32,7 @@ import {
 import {
   type NodeWaiter,
   type RunState,
+  type WaitingNode,
   eventTime,
   runNode,
   runNodeFor,
@@ -224,13 +225,14 @@ export class Graph<Shared = unknown> extends Node<Shared, unknown, string> {
  * tick. From the first node that goes on asynchronously, a `GraphWalk` continues.
  */
 function walk(graph: Graph<unknown>, ctx: NodeContext, run: RunState): string | Promise<string> {
-  const walker = new GraphWalk(graph, ctx, run);
+  const { scope } = ctx;
+  const walker = new GraphWalk(graph, ctx, run, scope);
   let node: AnyNode = graph.start;
   let startedAt = Number.NaN;
   for (;;) {
     if (RunContext.aborted(ctx)) throw abortError(ctx.signal, `graph "${graph.name}"`);
     walker.node = node;
-    const action = runNodeFor(walker, node, run, ctx.scope, startedAt);
+    const action = runNodeFor(walker, node, run, scope, startedAt);
     if (action === undefined) return walker.outcome();
     const next = nextNode(graph, node, action);
     if (next === undefined) return action;
@@ -243,7 +245,8 @@ function walk(graph: Graph<unknown>, ctx: NodeContext, run: RunState): string | 
 /**
  * The rest of a walk, from the first node that goes on asynchronously: each node that ends later
  * calls back here, and the walk goes on from that callback, so a node costs the graph no promise
- * and no await of its own. One promise stands for the rest of the walk.
+ * and no await of its own. One promise stands for the rest of the walk, and one watcher on the
+ * graph's scope passes its abort on to whichever node is waiting.
  */
 class GraphWalk implements NodeWaiter {
   /** The node running now. */
@@ -251,13 +254,23 @@ class GraphWalk implements NodeWaiter {
   #promise: Promise<string> | undefined;
   #resolve: (action: string) => void = noop;
   #reject: (error: unknown) => void = noop;
+  #waiting: WaitingNode | undefined;
+  #unwatch: (() => void) | undefined;
 
   constructor(
     readonly graph: Graph<unknown>,
     readonly ctx: NodeContext,
     readonly run: RunState,
+    /** The graph's scope, which its nodes run under. */
+    readonly scope: Scope,
   ) {
     this.node = graph.start;
+  }
+
+  watchParentFor(node: WaitingNode): boolean {
+    this.#waiting = node;
+    this.#unwatch ??= this.scope[watchScopeAbort](() => this.#waiting?.parentAborted());
+    return true;
   }
 
   /** How the walk ends. Made when the first node goes on asynchronously (or fails while at it). */
@@ -270,7 +283,7 @@ class GraphWalk implements NodeWaiter {
   }
 
   nodeEnded(ended: string, endedAt: number): void {
-    const { graph, ctx, run } = this;
+    const { graph, ctx, run, scope } = this;
     let action = ended;
     // The node ended just now, in this same synchronous stretch (or NaN: it did not).
     let startedAt = endedAt;
@@ -283,7 +296,7 @@ class GraphWalk implements NodeWaiter {
         }
         this.node = next;
         if (RunContext.aborted(ctx)) throw abortError(ctx.signal, `graph "${graph.name}"`);
-        const result = runNodeFor(this, next, run, ctx.scope, startedAt);
+        const result = runNodeFor(this, next, run, scope, startedAt);
         if (result === undefined) return;
         action = result;
         startedAt = run.endedAt;
@@ -298,6 +311,9 @@ class GraphWalk implements NodeWaiter {
   }
 
   #settle(failed: boolean, value: unknown): void {
+    this.#unwatch?.();
+    this.#unwatch = undefined;
+    this.#waiting = undefined;
     void this.outcome();
     if (failed) this.#reject(value);
     else this.#resolve(value as string);

@@ -79,6 +79,21 @@ export interface NodeWaiter {
    */
   nodeEnded(action: string, endedAt: number): void;
   nodeFailed(error: unknown): void;
+  /**
+   * Pass an abort of the scope the node runs under on to `node.parentAborted()` from now on, so
+   * the node need not watch that scope itself; true if the waiter does. A graph walking its nodes
+   * watches its scope once for all of them.
+   */
+  watchParentFor(node: WaitingNode): boolean;
+}
+
+/** @internal A node execution waiting for a phase, as its `NodeWaiter` sees it. */
+export interface WaitingNode {
+  /**
+   * The scope the node runs under has aborted: a phase being waited for is cut short, unless the
+   * node has opened a scope of its own, which tells it instead.
+   */
+  parentAborted(): void;
 }
 
 /** The waiter of `runNode`'s callers, who take a promise. */
@@ -86,6 +101,10 @@ class PromisedAction implements NodeWaiter {
   readonly promise: Promise<string>;
   nodeEnded: (action: string, endedAt: number) => void = noop;
   nodeFailed: (error: unknown) => void = noop;
+
+  watchParentFor(): boolean {
+    return false;
+  }
 
   constructor() {
     this.promise = new Promise((resolve, reject) => {
@@ -102,10 +121,11 @@ class PromisedAction implements NodeWaiter {
  *
  * From the first phase that returns a promise on, the execution drives itself with callbacks on
  * each phase's promise rather than through an async function: one reaction per phase, and one
- * abort watcher for the rest of the execution, on the scope (or the parent standing for it). A
- * phase being waited for is cut short when the watcher fires; its late outcome is dropped.
+ * abort watcher for the rest of the execution, on the scope, or on the parent standing for it
+ * (unless the waiter watches the parent already). A phase being waited for is cut short when the
+ * watcher fires; its late outcome is dropped.
  */
-class NodeExecution implements ScopeHolder {
+class NodeExecution implements ScopeHolder, WaitingNode {
   readonly started: number;
   readonly deadline: Deadline | undefined;
   readonly ctx: RunContext;
@@ -151,7 +171,7 @@ class NodeExecution implements ScopeHolder {
     this.#scope = this.#open(undefined);
     // A phase being waited for was raced against the parent, which stood for the node's scope
     // until now; from now on the node's scope can abort on its own (closed by the node's code).
-    if (this.#onAbort !== undefined) this.#watch(this.#scope);
+    if (this.#waiter !== undefined) this.#watch(this.#scope);
     return this.#scope;
   }
 
@@ -172,9 +192,15 @@ class NodeExecution implements ScopeHolder {
     this.#waiter = waiter;
     this.#onValue = (value) => this.#phaseEnded(value);
     this.#onError = (error) => this.#phaseFailed(error);
-    this.#onAbort = () => this.#abortWait();
-    this.#watch(this.#scope ?? this.parent);
+    if (this.#scope !== undefined) this.#watch(this.#scope);
+    else if (!waiter.watchParentFor(this)) this.#watch(this.parent);
     this.#wait(phase, pending);
+  }
+
+  parentAborted(): void {
+    // A node that opened its own scope hears of the abort from it, once the abort has reached
+    // it: its phases must see the parent's reason there, not the close of a node ended first.
+    if (this.#scope === undefined) this.#abortWait();
   }
 
   /** The node is done: a scope opened from now on (by a context kept past the end) is closed. */
@@ -251,8 +277,9 @@ class NodeExecution implements ScopeHolder {
 
   /** Listen to `scope` from now on, instead of what was listened to before. */
   #watch(scope: Scope): void {
+    this.#onAbort ??= () => this.#abortWait();
     this.#unwatch();
-    this.#unwatch = scope[watchScopeAbort](this.#onAbort as () => void);
+    this.#unwatch = scope[watchScopeAbort](this.#onAbort);
   }
 
   #open(signal: AbortSignal | undefined): Scope {
