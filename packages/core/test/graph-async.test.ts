@@ -239,6 +239,25 @@ describe('nodes with async phases', () => {
     expect(shared.visited).toEqual(['a']);
   });
 
+  it('cuts short a nested graph whose own post waits, when the run is aborted', async () => {
+    const controller = new AbortController();
+    class SlowPost extends Graph<Trail> {
+      override post(): Promise<string> {
+        setImmediate(() => controller.abort());
+        return new Promise<never>(() => {});
+      }
+    }
+    const nested = new SlowPost(new AsyncStep('inner'), { name: 'nested' });
+    nested.next(new AsyncStep('after'));
+    const shared = newTrail();
+
+    const result = await new Graph(nested).run(shared, { signal: controller.signal });
+
+    expect(result.status).toBe('aborted');
+    expect(AbortedError.isInstance(result.error)).toBe(true);
+    expect(shared.visited).toEqual(['inner']);
+  });
+
   it('runs a long cycle of async nodes without growing the stack', async () => {
     const laps = 20_000;
     class Lap extends AsyncStep {

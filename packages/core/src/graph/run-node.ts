@@ -147,6 +147,8 @@ class NodeExecution implements ScopeHolder, WaitingNode {
   #onError: (error: unknown) => void = noop;
   #onAbort: (() => void) | undefined;
   #unwatch: () => void = noop;
+  /** The abort is watched for: from the first raced wait on (a graph's walk is not raced). */
+  #watching = false;
 
   constructor(
     readonly node: AnyNode,
@@ -171,7 +173,7 @@ class NodeExecution implements ScopeHolder, WaitingNode {
     this.#scope = this.#open(undefined);
     // A phase being waited for was raced against the parent, which stood for the node's scope
     // until now; from now on the node's scope can abort on its own (closed by the node's code).
-    if (this.#waiter !== undefined) this.#watch(this.#scope);
+    if (this.#watching) this.#watch(this.#scope);
     return this.#scope;
   }
 
@@ -192,8 +194,6 @@ class NodeExecution implements ScopeHolder, WaitingNode {
     this.#waiter = waiter;
     this.#onValue = (value) => this.#phaseEnded(value);
     this.#onError = (error) => this.#phaseFailed(error);
-    if (this.#scope !== undefined) this.#watch(this.#scope);
-    else if (!waiter.watchParentFor(this)) this.#watch(this.parent);
     this.#wait(phase, pending);
   }
 
@@ -218,8 +218,17 @@ class NodeExecution implements ScopeHolder, WaitingNode {
     this.#raced = !(phase === EXEC && this.node[execPhaseEndsOnAbort]);
     // Work that rejects after an abort is still handled here, though nobody waits for it.
     Promise.resolve(pending).then(this.#onValue, this.#onError);
+    if (!this.#raced) return;
+    if (!this.#watching) this.#startWatching();
     // An abort during the phase's synchronous start came before the watcher could see it.
-    if (this.#raced && this.aborted()) this.#abortWait();
+    if (this.aborted()) this.#abortWait();
+  }
+
+  /** Watch the scope, or the parent standing for it, unless the waiter watches the parent. */
+  #startWatching(): void {
+    this.#watching = true;
+    if (this.#scope !== undefined) this.#watch(this.#scope);
+    else if (!(this.#waiter as NodeWaiter).watchParentFor(this)) this.#watch(this.parent);
   }
 
   #phaseEnded(value: unknown): void {
