@@ -120,10 +120,10 @@ class PromisedAction implements NodeWaiter {
  * when the node has a timeout, which aborts it. Until then the parent's scope stands for it.
  *
  * From the first phase that returns a promise on, the execution drives itself with callbacks on
- * each phase's promise rather than through an async function: one reaction per phase, and one
- * abort watcher for the rest of the execution, on the scope, or on the parent standing for it
- * (unless the waiter watches the parent already). A phase being waited for is cut short when the
- * watcher fires; its late outcome is dropped.
+ * each phase's promise rather than through an async function: one reaction per phase, and, from
+ * the first wait that is raced against the abort, one abort watcher for the rest of the execution,
+ * on the scope or on the parent standing for it (unless the waiter watches the parent already). A
+ * phase being waited for is cut short when the watcher fires; its late outcome is dropped.
  */
 class NodeExecution implements ScopeHolder, WaitingNode {
   readonly started: number;
@@ -188,7 +188,7 @@ class NodeExecution implements ScopeHolder, WaitingNode {
 
   /**
    * Go on from `phase`, whose result `pending` has not settled, and tell `waiter` how the node
-   * ends. Everything the rest of the execution needs is made here, once.
+   * ends. The callbacks of every phase still to wait for are made here, once.
    */
   continueAsync(phase: number, pending: PromiseLike<unknown>, waiter: NodeWaiter): void {
     this.#waiter = waiter;
