@@ -9,7 +9,7 @@ import {
   ResourcePool,
   subscribe,
 } from '../src/index.js';
-import { TestProvider, aborted } from './support/test-provider.js';
+import { TestProvider, aborted, deferred } from './support/test-provider.js';
 
 type Phase = 'setup' | 'prep' | 'exec' | 'post';
 
@@ -267,6 +267,36 @@ describe('cancellation of synchronous and nested nodes', () => {
     expect(getEventListeners(signal, 'abort')).toHaveLength(0);
     await new Promise((resolve) => setImmediate(resolve));
     expect(warnings.map((w) => w.name)).not.toContain('MaxListenersExceededWarning');
+  });
+});
+
+describe('runs sharing a signal', () => {
+  it('aborts the runs still in flight after the first of them ended, and one started since', async () => {
+    const controller = new AbortController();
+    const { signal } = controller;
+    class Waits extends Node {
+      override async exec(_input: unknown, ctx: NodeContext) {
+        const { release } = ctx.shared as { release: Promise<void> };
+        await Promise.race([release, aborted(ctx.signal)]);
+        return ctx.signal.aborted ? 'aborted' : 'released';
+      }
+    }
+    const graph = new Graph(new Waits());
+    const first = deferred();
+    const never = new Promise<void>(() => {});
+
+    const runFirst = graph.run({ release: first.promise }, { signal });
+    const runSecond = graph.run({ release: never }, { signal });
+    first.resolve();
+    const ended = await runFirst;
+    const runThird = graph.run({ release: never }, { signal });
+    await new Promise((resolve) => setImmediate(resolve));
+    controller.abort();
+
+    expect(ended.status).toBe('ok');
+    expect((await runSecond).status).toBe('aborted');
+    expect((await runThird).status).toBe('aborted');
+    expect(getEventListeners(signal, 'abort')).toHaveLength(0);
   });
 });
 

@@ -8,12 +8,18 @@ import { type Scope, abortScope } from '../scope.js';
  * Node's warning about more than 10 listeners as soon as 11 runs overlap.
  *
  * The listener goes when the last follower leaves, unless the signal has come back for another
- * run since the listener was added: then it stays, and each later run costs a set insertion. So a
+ * run since the listener was added: then it stays, and each later run costs a field write. So a
  * signal used by one run at a time is left as it was found. A reused one keeps a listener holding
- * an empty set, which goes with the signal (for `AbortSignal.timeout`, when its timer fires).
+ * no scope, which goes with the signal (for `AbortSignal.timeout`, when its timer fires).
  */
 export class SignalFollowers {
-  readonly scopes = new Set<Scope>();
+  /**
+   * The one run scope following, while there is only one: runs on one signal usually come one
+   * after another, and a Set that goes from one entry to none and back reallocates its table.
+   */
+  #scope: Scope | undefined;
+  /** The others, when runs overlap. */
+  #more: Set<Scope> | undefined;
   /** Whether the listener is on the signal. */
   listening = false;
   /** Whether the listener stays after the last follower leaves. */
@@ -31,10 +37,22 @@ export class SignalFollowers {
     this.kept = keep;
   }
 
+  /** The run of `scope` follows the signal from now on. */
+  add(scope: Scope): void {
+    if (this.#scope === undefined) {
+      this.#scope = scope;
+      return;
+    }
+    this.#more ??= new Set();
+    this.#more.add(scope);
+  }
+
   /** The run of `scope` has ended. */
   leave(scope: Scope): void {
-    this.scopes.delete(scope);
-    if (this.scopes.size === 0 && !this.kept && this.listening) this.#stopListening();
+    if (this.#scope === scope) this.#scope = undefined;
+    else this.#more?.delete(scope);
+    if (this.#scope !== undefined || (this.#more?.size ?? 0) > 0) return;
+    if (!this.kept && this.listening) this.#stopListening();
   }
 
   // Not inlined in `leave`, which every run calls: it reads the signal (see `followSignal`).
@@ -47,8 +65,12 @@ export class SignalFollowers {
     // A run that starts from now on finds the signal aborted in `startFollowing`.
     this.listening = false;
     const reason = this.#signal.reason;
-    for (const scope of this.scopes) scope[abortScope](reason);
-    this.scopes.clear();
+    const first = this.#scope;
+    const more = this.#more;
+    this.#scope = undefined;
+    this.#more = undefined;
+    first?.[abortScope](reason);
+    if (more !== undefined) for (const scope of more) scope[abortScope](reason);
   }
 }
 
@@ -73,7 +95,7 @@ export function followSignal(
   if (followers === undefined || !followers.listening) {
     return startFollowing(signal, scope, followers);
   }
-  followers.scopes.add(scope);
+  followers.add(scope);
   return followers;
 }
 
@@ -93,6 +115,6 @@ function startFollowing(
   }
   // A signal that an earlier run brought is likely to come back again: keep listening.
   followers.listen(known !== undefined);
-  followers.scopes.add(scope);
+  followers.add(scope);
   return followers;
 }
