@@ -8,7 +8,7 @@ import {
   RouteNotFoundError,
   abortError,
 } from '../errors.js';
-import { type RunStatus, errorInfo, hasListeners, publish } from '../events.js';
+import { type KayGraphEvents, type RunStatus, errorInfo, eventChannel } from '../events.js';
 import { ResourcePool } from '../resource-pool.js';
 import { type Scope, closeScope, watchScopeAbort } from '../scope.js';
 import { linkSignals } from '../signals.js';
@@ -84,6 +84,9 @@ const graphOptionKeys = ['name', 'timeoutMs', 'allowUnrouted'] as const;
 /** `ctx.params` of every run started without params. Frozen, like the copy of given ones. */
 const noParams: Readonly<Record<string, unknown>> = Object.freeze({});
 const runOptionKeys = ['resources', 'signal', 'timeoutMs', 'runId', 'params'] as const;
+// Kept rather than looked up by name on every run, like the node event channels.
+const runStartChannel = eventChannel('run:start');
+const runEndChannel = eventChannel('run:end');
 
 /**
  * A graph of nodes, walked from `start` along the actions each node's `post` returns. It ends at
@@ -168,8 +171,12 @@ export class Graph<Shared = unknown> extends Node<Shared, unknown, string> {
       epochOffset: startedAt - started,
       endedAt: Number.NaN,
     };
-    if (hasListeners('run:start')) {
-      publish('run:start', { runId, graph: this.name, time: startedAt });
+    if (runStartChannel.hasSubscribers) {
+      runStartChannel.publish({
+        runId,
+        graph: this.name,
+        time: startedAt,
+      } satisfies KayGraphEvents['run:start']);
     }
 
     // Awaited only when they did not finish synchronously: a graph of synchronous nodes runs
@@ -198,15 +205,15 @@ export class Graph<Shared = unknown> extends Node<Shared, unknown, string> {
     const ended = performance.now();
     const durationMs = ended - started;
     const status: RunStatus = failed ? statusOf(failure, checked.signal) : 'ok';
-    if (hasListeners('run:end')) {
-      publish('run:end', {
+    if (runEndChannel.hasSubscribers) {
+      runEndChannel.publish({
         runId,
         graph: this.name,
         time: eventTime(run, ended),
         durationMs,
         status,
         ...(failed ? { error: errorInfo(failure) } : {}),
-      });
+      } satisfies KayGraphEvents['run:end']);
     }
     return {
       status,
