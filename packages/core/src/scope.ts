@@ -128,6 +128,12 @@ export class Scope implements AsyncDisposable {
   #closeReasonPending = false;
   #closeCause: unknown;
   #controller: AbortController | undefined;
+  /**
+   * Told when the scope aborts, in the order they came: one in `#watcher` while there is only one
+   * (a scope of a run usually has one: its graph's walk, or one child scope), a Set from the
+   * second on. A Set per scope cost an allocation for every run that waited.
+   */
+  #watcher: AbortWatcher | undefined;
   #watchers: Set<AbortWatcher> | undefined;
   #hooked = false;
   #onSourceAbort: (() => void) | undefined;
@@ -203,11 +209,9 @@ export class Scope implements AsyncDisposable {
       listener(this.#reasonValue());
       return noop;
     }
-    const watchers = this.#watchers ?? new Set();
-    this.#watchers = watchers;
-    watchers.add(listener);
+    this.#addWatcher(listener);
     return () => {
-      watchers.delete(listener);
+      this.#removeWatcher(listener);
     };
   }
 
@@ -467,9 +471,7 @@ export class Scope implements AsyncDisposable {
         this.#abort(parent.#reasonValue());
         return;
       }
-      const watchers = parent.#watchers ?? new Set();
-      parent.#watchers = watchers;
-      watchers.add(this);
+      parent.#addWatcher(this);
     }
     const source = this.#source;
     if (source !== undefined) {
@@ -486,7 +488,7 @@ export class Scope implements AsyncDisposable {
   #unhook(): void {
     if (!this.#hooked) return;
     const parent = this.#parent;
-    if (parent !== undefined) parent.#watchers?.delete(this);
+    if (parent !== undefined) parent.#removeWatcher(this);
     if (this.#onSourceAbort !== undefined) {
       this.#source?.removeEventListener('abort', this.#onSourceAbort);
       this.#onSourceAbort = undefined;
@@ -499,18 +501,38 @@ export class Scope implements AsyncDisposable {
     this.#reason = reason;
     this.#unhook();
     this.#controller?.abort(reason);
+    const watcher = this.#watcher;
     const watchers = this.#watchers;
-    if (watchers === undefined) return;
+    this.#watcher = undefined;
     this.#watchers = undefined;
-    for (const watcher of watchers) {
-      if (watcher instanceof Scope) watcher.#abort(reason);
-      else watcher(reason);
+    if (watcher !== undefined) tell(watcher, reason);
+    if (watchers !== undefined) for (const each of watchers) tell(each, reason);
+  }
+
+  #addWatcher(watcher: AbortWatcher): void {
+    if (this.#watchers !== undefined) {
+      this.#watchers.add(watcher);
+    } else if (this.#watcher === undefined) {
+      this.#watcher = watcher;
+    } else {
+      // Once a Set, always a Set: the order of the first two is kept.
+      this.#watchers = new Set([this.#watcher, watcher]);
+      this.#watcher = undefined;
     }
+  }
+
+  #removeWatcher(watcher: AbortWatcher): void {
+    if (this.#watcher === watcher) this.#watcher = undefined;
+    else this.#watchers?.delete(watcher);
   }
 
   #abortOnClose(inFlight: unknown): void {
     if (this.#checkAborted()) return;
-    if (this.#controller === undefined && (this.#watchers?.size ?? 0) === 0) {
+    if (
+      this.#controller === undefined &&
+      this.#watcher === undefined &&
+      (this.#watchers?.size ?? 0) === 0
+    ) {
       // Nobody can see the reason yet; build the error (and its stack) only if someone asks.
       this.#closeReasonPending = true;
       this.#closeCause = inFlight;
@@ -537,6 +559,11 @@ export class Scope implements AsyncDisposable {
 }
 
 function noop(): void {}
+
+function tell(watcher: AbortWatcher, reason: unknown): void {
+  if (watcher instanceof Scope) watcher[abortScope](reason);
+  else watcher(reason);
+}
 
 const closedWithNothingToDo: Promise<void> = Promise.resolve();
 const noOptions: ScopeOptions = {};

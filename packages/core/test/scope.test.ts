@@ -217,6 +217,28 @@ describe('Scope signal, created on first read', () => {
     expect((child.signal.reason as Error).message).toContain('"child"');
   });
 
+  it('aborts its children in the order they started listening, after some of them closed', async () => {
+    const controller = new AbortController();
+    const parent = new Scope('run', { signal: controller.signal });
+    const order: string[] = [];
+    const listening = (name: string) => {
+      const child = parent.child(name);
+      child.signal.addEventListener('abort', () => order.push(name));
+      return child;
+    };
+    // One child listens alone and leaves; then several listen and one of them leaves.
+    await listening('a').close();
+    listening('b');
+    const c = listening('c');
+    listening('d');
+    await c.close();
+    listening('e');
+
+    controller.abort();
+
+    expect(order).toEqual(['a', 'c', 'b', 'd', 'e']);
+  });
+
   it('leaves no listener on the parent signal once it has closed', async () => {
     const controller = new AbortController();
     const scope = new Scope('s', { signal: controller.signal });
