@@ -6,6 +6,8 @@ import {
   type CloseOptions,
   checkBoolean,
   checkInteger,
+  checkString,
+  ConfigInvalidError,
   describe as describeError,
   errorInfo,
   type HealthReport,
@@ -24,9 +26,12 @@ import { ConnectBackoff } from './connect-backoff.js';
 import { ConnectionTally } from './connection-tally.js';
 import { connectError, isConnectionFailure, statementError, targetLabel } from './db-errors.js';
 import { type DbProviderOptions, type ResolvedDbOptions, resolveDbOptions } from './db-options.js';
+import { type CopyFormat, CopyOutStream, copyStatement } from './db-copy.js';
 import { readCursor } from './db-stream.js';
 import type {
   DbCallOptions,
+  DbCopyOutOptions,
+  DbCopyStream,
   DbDescription,
   DbLease,
   DbProvider,
@@ -53,6 +58,16 @@ function isConnectFailure(error: unknown): boolean {
   return !(
     message.startsWith('Cannot use a pool after calling end') ||
     message.includes('timeout exceeded when trying to connect')
+  );
+}
+
+const COPY_FORMATS: readonly CopyFormat[] = ['text', 'csv', 'binary'];
+
+function checkCopyFormat(format: unknown): CopyFormat {
+  if (format === undefined) return 'text';
+  if (COPY_FORMATS.includes(format as CopyFormat)) return format as CopyFormat;
+  throw new ConfigInvalidError(
+    `copyOut: option "format" must be one of ${COPY_FORMATS.join(', ')}, got ${String(format)}`,
   );
 }
 
@@ -212,6 +227,26 @@ class PgProvider implements DbProvider {
         });
       },
     };
+  }
+
+  copyOut(query: string, options: DbCopyOutOptions = {}): DbCopyStream {
+    const sql = checkString('copyOut', 'query', query);
+    const format = checkCopyFormat(options.format);
+    const header = checkBoolean('copyOut', 'header', options.header, false);
+    if (header && format !== 'csv') {
+      throw new ConfigInvalidError('copyOut: option "header" needs format "csv"');
+    }
+    const readOnly = checkBoolean('copyOut', 'readOnly', options.readOnly, true);
+    const { signal, owner, timeoutMs } = options;
+    return new CopyOutStream({
+      statement: copyStatement(sql, format, header),
+      readOnly,
+      signal,
+      acquire: (acquireOptions) => this.acquire(acquireOptions),
+      acquireOptions: { signal, owner, timeoutMs },
+      mapError: (error) => this.#statementError(error),
+      markBroken: (client, error) => this.#tally.failed(this.#stateOf(client), error),
+    });
   }
 
   async check(options: { signal?: AbortSignal } = {}): Promise<HealthReport> {

@@ -1,4 +1,5 @@
 import type { AcquireOptions, Lease, LeaseOwner, Provider, ProviderStats } from '@kaygraph/core';
+import type { Readable } from 'node:stream';
 import type pg from 'pg';
 
 /** A leased PostgreSQL connection. Return it with `release()` or `await using`. */
@@ -25,6 +26,30 @@ export interface DbStreamOptions extends DbCallOptions {
    * writing statement on purpose. Default `true`.
    */
   readOnly?: boolean;
+}
+
+/** Options of {@link DbProvider.copyOut}. */
+export interface DbCopyOutOptions extends DbCallOptions {
+  /**
+   * The COPY format: `'text'` (PostgreSQL's text format: one line per row, columns separated by
+   * tabs, `\N` for NULL, tabs, newlines and backslashes inside values escaped, so a row is
+   * always exactly one line), `'csv'` or `'binary'`. Default `'text'`.
+   */
+  format?: 'text' | 'csv' | 'binary';
+  /** With `format: 'csv'`: start with a line of column names. Default `false`. */
+  header?: boolean;
+  /**
+   * Run the COPY in a `READ ONLY` transaction, so a query that would change data (a
+   * `DELETE … RETURNING`, a function with side effects) fails with `DbError` of `sqlState`
+   * `25006` and changes nothing. Default `true`.
+   */
+  readOnly?: boolean;
+}
+
+/** The bytes of a `COPY … TO STDOUT`, from {@link DbProvider.copyOut}. */
+export interface DbCopyStream extends Readable {
+  /** Rows the server reported copying; undefined until the stream has ended. */
+  readonly rowCount: number | undefined;
 }
 
 /** Non-secret facts about the provider's configuration, for the monitor. */
@@ -94,6 +119,27 @@ export interface DbProvider extends Provider<pg.PoolClient> {
     params?: readonly unknown[],
     options?: DbStreamOptions,
   ): AsyncIterable<T[]>;
+  /**
+   * Run `COPY (query) TO STDOUT` and return its bytes as a Readable, untouched: no row becomes a
+   * JavaScript object, which makes this the fast way to export a large result. The query is
+   * inlined into the statement (COPY takes no parameters), so build it only from trusted text
+   * and quoted values, and without a trailing semicolon.
+   *
+   * The stream holds one lease from its start until it ends. The connection is released once
+   * the COPY completed and its transaction committed, before `end`; it is destroyed, with a
+   * cancel request so the server stops too, when the COPY fails, the connection breaks, the
+   * consumer destroys the stream early or `signal` aborts. Errors arrive as the stream's
+   * `error`: `DbError` for a statement the server refused, `DbConnectError` for a connection
+   * that broke, `AbortedError` for an abort.
+   *
+   * @example
+   * await pipeline(
+   *   db.copyOut('SELECT * FROM events ORDER BY id'),
+   *   createGzip(),
+   *   createWriteStream('events.tsv.gz'),
+   * );
+   */
+  copyOut(query: string, options?: DbCopyOutOptions): DbCopyStream;
   describe(): DbDescription;
   stats(): ProviderStats;
 }

@@ -1,6 +1,8 @@
 export { createDbProvider } from './db-provider.js';
 export type {
   DbCallOptions,
+  DbCopyOutOptions,
+  DbCopyStream,
   DbDescription,
   DbLease,
   DbProvider,
