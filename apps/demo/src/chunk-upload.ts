@@ -1,4 +1,5 @@
 import type { NodeContext } from '@kaygraph/core';
+import { CONTENT_TYPES } from './chunk-encodings.js';
 import type { FsProvider } from '@kaygraph/provider-fs';
 import type { HttpProvider } from '@kaygraph/provider-http';
 import type { MemoryProvider } from '@kaygraph/provider-memory';
@@ -6,12 +7,6 @@ import { contentDigest } from './content-digest.js';
 import { ExportError } from './demo-errors.js';
 import { MAX_CHUNK_BYTES } from './export-resources.js';
 import type { ChunkFile, ExportShared } from './export-shared.js';
-
-/** Headers of every chunk upload, besides the digest, the key and the provider's auth header. */
-const CHUNK_HEADERS = {
-  'content-type': 'application/x-ndjson',
-  'content-encoding': 'gzip',
-};
 
 /**
  * Upload one chunk file: read it into a buffer from the memory provider (so the bytes in flight
@@ -30,7 +25,7 @@ export async function uploadChunk(
   signal: AbortSignal,
 ): Promise<void> {
   const http = ctx.resources.get<HttpProvider>('http');
-  const { uploadPath } = ctx.shared.settings;
+  const { uploadPath, format } = ctx.shared.settings;
   if (chunk.bytes > MAX_CHUNK_BYTES) {
     throw new ExportError(
       `${chunk.name} is ${chunk.bytes} bytes, more than the ${MAX_CHUNK_BYTES} an upload buffer ` +
@@ -44,7 +39,11 @@ export async function uploadChunk(
   await http.request({
     method: 'PUT',
     path: `${uploadPath}/${encodeURIComponent(ctx.runId)}/${encodeURIComponent(chunk.name)}`,
-    headers: { ...CHUNK_HEADERS, 'content-digest': contentDigest(body) },
+    headers: {
+      'content-type': CONTENT_TYPES[format],
+      'content-encoding': 'gzip',
+      'content-digest': contentDigest(body),
+    },
     body,
     idempotencyKey: `${ctx.runId}:${chunk.name}`,
     signal,

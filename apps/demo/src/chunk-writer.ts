@@ -1,14 +1,28 @@
+import type { Readable } from 'node:stream';
 import type { LeaseOwner } from '@kaygraph/core';
 import type { FsProvider, TempDir } from '@kaygraph/provider-fs';
 import type { BoundedQueue } from './bounded-queue.js';
-import type { Row } from './db-source.js';
 import type { ExportCounters } from './export-counters.js';
 import type { ChunkFile } from './export-shared.js';
-import { gzipNdjson } from './ndjson-gzip.js';
-import type { RowCursor } from './row-cursor.js';
 
-export interface ChunkWriterOptions {
-  rows: RowCursor<Row>;
+/** Where a chunk's rows come from: a cursor's row batches, or a COPY's lines. */
+export interface ChunkSource<Piece> {
+  hasMore(): Promise<boolean>;
+  /** Up to `limit` rows, in pieces. */
+  take(limit: number): AsyncIterable<Piece>;
+}
+
+/** How a chunk's pieces become its file: the gzip body, and the file name's extension. */
+export interface ChunkEncoding<Piece> {
+  /** `ndjson` or `tsv`: chunk files are `chunk-000001.{extension}.gz`. */
+  extension: string;
+  /** The gzip body; calls `onRows` with the rows of each piece written into it. */
+  encode(pieces: AsyncIterable<Piece>, onRows: (count: number) => void): Readable;
+}
+
+export interface ChunkWriterOptions<Piece> {
+  rows: ChunkSource<Piece>;
+  encoding: ChunkEncoding<Piece>;
   chunkRows: number;
   fs: FsProvider;
   dir: TempDir;
@@ -20,14 +34,14 @@ export interface ChunkWriterOptions {
 }
 
 /** `chunk-000042.ndjson.gz`: sorts in export order, one name per chunk of the run. */
-export function chunkName(index: number): string {
-  return `chunk-${String(index).padStart(6, '0')}.ndjson.gz`;
+export function chunkName(index: number, extension = 'ndjson'): string {
+  return `chunk-${String(index).padStart(6, '0')}.${extension}.gz`;
 }
 
 /**
- * Cut the rows into chunk files of `chunkRows` rows each, gzip-compressed NDJSON written
+ * Cut the rows into chunk files of `chunkRows` rows each, gzip-compressed NDJSON or TSV written
  * atomically into the temp directory, and queue each finished one for upload. Rows stream from
- * the cursor through gzip to the file, so a chunk is never whole in memory.
+ * the source through gzip to the file, so a chunk is never whole in memory.
  *
  * A chunk that has taken all its rows still has to be compressed to its end, written, closed and
  * renamed: a few milliseconds in other threads while this one would wait. The next chunk starts
@@ -36,7 +50,7 @@ export function chunkName(index: number): string {
  * and only once no chunk is being written any more, so the uploader never waits for a chunk that
  * will not come and nothing is left writing into the temp directory.
  */
-export async function writeChunks(options: ChunkWriterOptions): Promise<void> {
+export async function writeChunks<Piece>(options: ChunkWriterOptions<Piece>): Promise<void> {
   const { rows, counters, queue, signal } = options;
   const writing = new Set<Promise<ChunkFile>>();
   const queueChunk = async (written: Promise<ChunkFile>) => {
@@ -67,19 +81,19 @@ export async function writeChunks(options: ChunkWriterOptions): Promise<void> {
 }
 
 interface ChunkInProgress {
-  /** Settles once the chunk has taken its last row from the cursor, or its write failed. */
+  /** Settles once the chunk has taken its last row from the source, or its write failed. */
   rowsTaken: Promise<unknown>;
   /** The chunk file, written and renamed into place. */
   written: Promise<ChunkFile>;
 }
 
-function startChunk(options: ChunkWriterOptions, index: number): ChunkInProgress {
+function startChunk<Piece>(options: ChunkWriterOptions<Piece>, index: number): ChunkInProgress {
   let tookAll!: () => void;
   const taken = new Promise<void>((resolve) => {
     tookAll = resolve;
   });
-  const batches = andThen(options.rows.take(options.chunkRows), tookAll);
-  const written = writeChunk(options, index, batches);
+  const pieces = andThen(options.rows.take(options.chunkRows), tookAll);
+  const written = writeChunk(options, index, pieces);
   // A failure is thrown where the chunk is awaited; until then it is not an unhandled rejection.
   written.catch(() => {});
   return { rowsTaken: Promise.race([taken, written]), written };
@@ -94,15 +108,15 @@ async function* andThen<T>(source: AsyncIterable<T>, onEnd: () => void): AsyncGe
   }
 }
 
-async function writeChunk(
-  options: ChunkWriterOptions,
+async function writeChunk<Piece>(
+  options: ChunkWriterOptions<Piece>,
   index: number,
-  batches: AsyncIterable<readonly Row[]>,
+  pieces: AsyncIterable<Piece>,
 ): Promise<ChunkFile> {
   const { counters } = options;
-  const name = chunkName(index);
+  const name = chunkName(index, options.encoding.extension);
   let count = 0;
-  const body = gzipNdjson(batches, (written) => {
+  const body = options.encoding.encode(pieces, (written) => {
     count += written;
     counters.rowsWritten += written;
   });

@@ -5,7 +5,7 @@ import type { ExportSource } from './options.js';
 import { quoteIdentifier } from './sql-name.js';
 
 /** The part of the db provider the reader uses. */
-export type DbSource = Pick<DbProvider, 'query' | 'stream'>;
+export type DbSource = Pick<DbProvider, 'query' | 'stream' | 'copyOut'>;
 
 /** A row as pg returns it. */
 export type Row = Record<string, unknown>;
@@ -94,6 +94,12 @@ async function primaryKey(
   if (result.rows.length === 0) return undefined;
   if (!result.rows.every((k) => EXACT_KEY_TYPES.has(k.type))) return undefined;
   return result.rows;
+}
+
+/** The plan's statement without the key order, for a read that is never resumed by key. */
+export function unorderedPlan(plan: ReadPlan): ReadPlan {
+  if (plan.table === undefined) return plan;
+  return { ...plan, sql: `SELECT * FROM ${plan.table}` };
 }
 
 /** The statement that continues a keyed read after the row whose key is `last`. */

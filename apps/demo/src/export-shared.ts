@@ -1,5 +1,7 @@
 import type { LeaseOwner, Scope } from '@kaygraph/core';
 import type { BoundedQueue } from './bounded-queue.js';
+import type { ChunkFormat } from './chunk-encodings.js';
+import type { CopyLines } from './copy-lines.js';
 import type { ReadPlan, Row } from './db-source.js';
 import type { ExportCounters } from './export-counters.js';
 import type { ExportSource } from './options.js';
@@ -10,6 +12,8 @@ export interface ExportSettings {
   source: ExportSource;
   batchSize: number;
   chunkRows: number;
+  /** `ndjson`: rows through a cursor as JSON; `tsv`: the bytes of a COPY as they come. */
+  format: ChunkFormat;
   /** Uploads in flight, and how many written chunks may wait for an upload. */
   concurrency: number;
   /** Path prefix on the upload origin (`/upload`), chunks go to `{prefix}/{run-id}/{chunk}`. */
@@ -56,6 +60,8 @@ export interface ExportShared {
   /** Set by the reader: how the rows are read, and the rows themselves (pulled lazily). */
   plan?: ReadPlan;
   rows?: RowCursor<Row>;
+  /** With `--format tsv`, instead of `rows`: the COPY's lines. */
+  lines?: CopyLines;
   /** Set by the file processor: chunk files as they are written, and the writer's outcome. */
   chunks?: BoundedQueue<ChunkFile>;
   writing?: Promise<void>;

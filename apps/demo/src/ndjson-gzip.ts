@@ -56,3 +56,28 @@ export function gzipNdjson(
   });
   return gzip;
 }
+
+/**
+ * A readable stream of COPY text lines as gzip, produced as it is read: the bytes go to gzip as
+ * they came from the database. `onRows` is called with the lines of each piece.
+ */
+export function gzipLines(
+  pieces: AsyncIterable<{ bytes: Buffer; rows: number }>,
+  onRows: (count: number) => void = () => {},
+): Readable {
+  const gzip = createGzip();
+  pipeline(Readable.from(linePieces(pieces, onRows)), gzip, () => {
+    // Failures reach the consumer through the gzip stream, which pipeline destroys with them.
+  });
+  return gzip;
+}
+
+async function* linePieces(
+  pieces: AsyncIterable<{ bytes: Buffer; rows: number }>,
+  onRows: (count: number) => void,
+) {
+  for await (const piece of pieces) {
+    yield piece.bytes;
+    onRows(piece.rows);
+  }
+}

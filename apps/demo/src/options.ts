@@ -1,5 +1,6 @@
 import { redactUrl } from '@kaygraph/core';
 import { Command, CommanderError, Option } from 'commander';
+import type { ChunkFormat } from './chunk-encodings.js';
 import { UsageError } from './demo-errors.js';
 import { parseSqlName } from './sql-name.js';
 
@@ -17,6 +18,7 @@ export interface DemoOptions {
   source: ExportSource;
   batchSize: number;
   chunkRows: number;
+  format: ChunkFormat;
   apiUrl?: string;
   apiToken?: string;
   smtpUrl?: string;
@@ -40,6 +42,7 @@ interface RawOptions {
   /** Numbers as typed, or the default (a number, so `--help` shows it as one). */
   batchSize: string | number;
   chunkRows: string | number;
+  format: string;
   apiUrl?: string;
   apiToken?: string;
   smtpUrl?: string;
@@ -54,7 +57,7 @@ interface RawOptions {
 function buildProgram(): Command {
   return new Command('kaygraph-demo')
     .description(
-      'Export a PostgreSQL table or query as gzip NDJSON chunks, upload each chunk, mail a ' +
+      'Export a PostgreSQL table or query as gzip NDJSON (or TSV) chunks, upload each chunk, mail a ' +
         'summary. With no flags everything runs embedded.',
     )
     .addOption(
@@ -64,6 +67,11 @@ function buildProgram(): Command {
     .option('--query <sql>', 'query to export instead of a table')
     .addOption(new Option('--batch-size <n>', 'rows per cursor read').default(1000))
     .addOption(new Option('--chunk-rows <n>', 'rows per chunk file').default(10_000))
+    .option(
+      '--format <format>',
+      'chunk format: ndjson (rows as JSON objects) or tsv (PostgreSQL COPY text, passed through)',
+      'ndjson',
+    )
     .addOption(
       new Option('--api-url <url>', 'upload base URL (default: embedded receiver)').env(
         'KAYGRAPH_API_URL',
@@ -116,6 +124,7 @@ function validate(raw: RawOptions): DemoOptions {
     source: parseSource(raw),
     batchSize: positiveInteger('--batch-size', raw.batchSize, 1_000_000),
     chunkRows: positiveInteger('--chunk-rows', raw.chunkRows, 100_000_000),
+    format: chunkFormat(raw.format),
     concurrency: positiveInteger('--concurrency', raw.concurrency, 256),
     mailFrom: mailAddress('--mail-from', raw.mailFrom),
     mailTo: mailAddress('--mail-to', raw.mailTo),
@@ -152,6 +161,15 @@ function parseSource(raw: RawOptions): ExportSource {
     );
   }
   return { kind: 'table', name, ...parsed };
+}
+
+const FORMATS: readonly ChunkFormat[] = ['ndjson', 'tsv'];
+
+function chunkFormat(value: string): ChunkFormat {
+  if (FORMATS.includes(value as ChunkFormat)) return value as ChunkFormat;
+  throw new UsageError(
+    `--format must be ${FORMATS.join(' or ')}, got ${JSON.stringify(value)}`,
+  );
 }
 
 function positiveInteger(flag: string, value: string | number, max: number): number {

@@ -44,7 +44,7 @@ export interface StoredUpload {
   key: string;
   runId: string;
   rows: number;
-  /** The gzip NDJSON bytes that were sent. */
+  /** The gzip NDJSON (or TSV) bytes that were sent. */
   body: Buffer;
 }
 
@@ -85,8 +85,8 @@ const BASE_PATH = '/upload';
 
 /**
  * Start an HTTP server that accepts the demo's chunk uploads: `PUT /upload/{run-id}/{chunk}` with
- * a gzip NDJSON body, a `Content-Digest` of the bytes sent, an `Idempotency-Key`, and a bearer
- * token when one is configured. Each chunk is stored once per idempotency key (a repeat is 200
+ * a gzip NDJSON or TSV body (one row per line), a `Content-Digest` of the bytes sent, an
+ * `Idempotency-Key`, and a bearer token when one is configured. Each chunk is stored once per idempotency key (a repeat is 200
  * and not counted again) and its rows are counted by decompressing it.
  */
 export async function startUploadReceiver(
@@ -261,12 +261,16 @@ function parseTarget(rawUrl: string): { runId: string; chunk: string } | undefin
   return { runId: decodeURIComponent(parts[0]!), chunk: decodeURIComponent(parts[1]!) };
 }
 
+/** Body types with one row per line, which is how the receiver counts rows. */
+const LINE_TYPES = ['application/x-ndjson', 'text/tab-separated-values'];
+
 function headerProblem(req: IncomingMessage): { status: number; message: string } | undefined {
   if (header(req, 'content-encoding') !== 'gzip') {
     return { status: 415, message: 'Content-Encoding must be gzip' };
   }
-  if (!(header(req, 'content-type') ?? '').startsWith('application/x-ndjson')) {
-    return { status: 415, message: 'Content-Type must be application/x-ndjson' };
+  const type = header(req, 'content-type') ?? '';
+  if (!LINE_TYPES.some((accepted) => type.startsWith(accepted))) {
+    return { status: 415, message: `Content-Type must be ${LINE_TYPES.join(' or ')}` };
   }
   if (!header(req, 'idempotency-key')) return { status: 400, message: 'Idempotency-Key missing' };
   return undefined;
@@ -288,7 +292,11 @@ async function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer 
   return Buffer.concat(parts, size);
 }
 
-/** Rows in a gzip NDJSON body: one per line, a last line without a newline included. */
+/**
+ * Rows in a gzip NDJSON or TSV body: one per line, a last line without a newline included. (In
+ * PostgreSQL's COPY text format a newline inside a value is written as `\n`, so TSV rows are
+ * lines too.)
+ */
 async function countNdjsonRows(body: Buffer): Promise<number> {
   let rows = 0;
   let last = 0x0a;

@@ -180,6 +180,7 @@ export class ExportRun {
       source: this.options.source,
       batchSize: this.options.batchSize,
       chunkRows: this.options.chunkRows,
+      format: this.options.format,
       concurrency: this.options.concurrency,
       uploadPath: api.pathname.replace(/\/+$/, ''),
       uploadLabel: maskUrl(services.apiUrl),

@@ -4,6 +4,7 @@ import type { LeaseOwner } from '@kaygraph/core';
 import type { FsProvider, TempDir } from '@kaygraph/provider-fs';
 import { describe, expect, it } from 'vitest';
 import { BoundedQueue } from '../src/bounded-queue.js';
+import { ndjsonChunks } from '../src/chunk-encodings.js';
 import { writeChunks } from '../src/chunk-writer.js';
 import type { Row } from '../src/db-source.js';
 import { emptyCounters } from '../src/export-counters.js';
@@ -76,6 +77,7 @@ describe('writeChunks', () => {
     const counters = emptyCounters();
     const writing = writeChunks({
       rows: cursor,
+      encoding: ndjsonChunks,
       chunkRows: 4,
       fs: disk.fs,
       dir,
@@ -118,6 +120,7 @@ describe('writeChunks', () => {
     let settled = false;
     const writing = writeChunks({
       rows: cursor,
+      encoding: ndjsonChunks,
       chunkRows: 4,
       fs: disk.fs,
       dir,

@@ -103,6 +103,36 @@ describe('demo with bad input', () => {
     }
   });
 
+  it.skipIf(process.env.KAYGRAPH_TEST_PG_URL === undefined)(
+    'query that writes, with --format tsv: the COPY is refused the same way',
+    async () => {
+      const url = process.env.KAYGRAPH_TEST_PG_URL!;
+      const table = `kg_demo_write_tsv_${process.pid}`;
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      try {
+        await admin.query(`CREATE TABLE ${table} AS SELECT g AS id FROM generate_series(1, 5) g`);
+        const sql = `DELETE FROM ${table} RETURNING *`;
+
+        const line = await expectFailure(['--db-url', url, '--format', 'tsv', '--query', sql], 1);
+
+        expect(line).toContain('--query tried to change data');
+        expect((await readReport(workspace)).rows.read).toBe(0);
+        const left = await admin.query(`SELECT count(*)::int AS n FROM ${table}`);
+        expect(left.rows[0].n).toBe(5);
+      } finally {
+        await admin.query(`DROP TABLE IF EXISTS ${table}`);
+        await admin.end();
+      }
+    },
+  );
+
+  it('unknown --format: usage error naming it', async () => {
+    const line = await expectFailure(['--format', 'csv'], 2);
+    expect(line).toContain('--format');
+    expect(line).toContain('"csv"');
+  });
+
   it('table name that is not an identifier: usage error naming it', async () => {
     const line = await expectFailure(['--table', 'orders; drop table x'], 2);
     expect(line).toContain('orders; drop table x');

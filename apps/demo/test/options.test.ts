@@ -24,7 +24,14 @@ describe('command line', () => {
     const options = parse([]);
     expect(options.source).toMatchObject({ kind: 'table', quoted: '"sample_orders"' });
     expect(options).toMatchObject({ batchSize: 1000, chunkRows: 10000, concurrency: 4 });
+    expect(options.format).toBe('ndjson');
     expect(options.dbUrl).toBeUndefined();
+  });
+
+  it('takes --format ndjson or tsv and refuses anything else', () => {
+    expect(parse(['--format', 'tsv']).format).toBe('tsv');
+    expect(parse(['--format', 'ndjson']).format).toBe('ndjson');
+    expect(usageError(['--format', 'TSV']).message).toContain('--format must be ndjson or tsv');
   });
 
   it('drops the literal -- that pnpm passes first', () => {

@@ -26,13 +26,13 @@ describe('upload receiver', () => {
 
   function put(
     chunk: string,
-    options: { bytes?: Buffer; digest?: string; token?: string; key?: string } = {},
+    options: { bytes?: Buffer; digest?: string; token?: string; key?: string; type?: string } = {},
   ) {
     const bytes = options.bytes ?? body;
     return request(`${receiver!.url}/run-1/${chunk}`, {
       method: 'PUT',
       headers: {
-        'content-type': 'application/x-ndjson',
+        'content-type': options.type ?? 'application/x-ndjson',
         'content-encoding': 'gzip',
         'content-digest': options.digest ?? contentDigest(bytes),
         'idempotency-key': options.key ?? `run-1:${chunk}`,
@@ -48,6 +48,23 @@ describe('upload receiver', () => {
     expect(answer.status).toBe(201);
     expect(receiver!.stats()).toMatchObject({ chunksStored: 1, rowsReceived: 3 });
     expect(receiver!.rowsFor('run-1')).toBe(3);
+  });
+
+  it('counts the lines of a TSV chunk, escaped newlines inside values included', async () => {
+    await start();
+    const tsv = gzipSync('1\ttwo\\nlines\n2\t\\N\n');
+    const answer = await put('chunk-000001.tsv.gz', {
+      bytes: tsv,
+      type: 'text/tab-separated-values',
+    });
+    expect(answer.status).toBe(201);
+    expect(receiver!.stats()).toMatchObject({ chunksStored: 1, rowsReceived: 2 });
+  });
+
+  it('refuses a body type it cannot count rows of with 415', async () => {
+    await start();
+    expect((await put('c1', { type: 'text/csv' })).status).toBe(415);
+    expect(receiver!.stats().chunksStored).toBe(0);
   });
 
   it('refuses a wrong bearer token with 401', async () => {

@@ -1,6 +1,7 @@
 import { type NodeContext, Node } from '@kaygraph/core';
 import type { DbProvider } from '@kaygraph/provider-db';
-import { type ReadPlan, planRead } from '../db-source.js';
+import { CopyLines } from '../copy-lines.js';
+import { type ReadPlan, planRead, unorderedPlan } from '../db-source.js';
 import { isTransientDbError, retryTransient } from '../db-retry.js';
 import type { ExportShared, Pipeline } from '../export-shared.js';
 import type { ExportSource } from '../options.js';
@@ -14,7 +15,8 @@ interface ReaderInput {
 /**
  * First stage: checks that the table exists (or takes the query as given), decides how to read it,
  * and opens the row stream. The rows are pulled later, batch by batch through the db provider's
- * cursor, as the file processor asks for them; the stream holds one connection while it runs.
+ * cursor (or, with `--format tsv`, as the bytes of a COPY), as the file processor asks for them;
+ * the stream holds one connection while it runs.
  */
 export class DatabaseReaderNode extends Node<ExportShared, ReaderInput, ReadPlan> {
   constructor() {
@@ -39,6 +41,22 @@ export class DatabaseReaderNode extends Node<ExportShared, ReaderInput, ReadPlan
     const { shared } = ctx;
     const pipeline = shared.pipeline as Pipeline;
     const db = ctx.resources.get<DbProvider>('db');
+    shared.plan = plan;
+    if (plan.estimate !== undefined) shared.counters.expectedRows = plan.estimate;
+    if (shared.settings.format === 'tsv') {
+      // A COPY is not resumed by key (see CopyLines), so it reads in the table's own order.
+      const lines = new CopyLines(db, unorderedPlan(plan), {
+        signal: pipeline.signal,
+        owner: ctx.owner,
+        isTransient: isTransientDbError,
+        onRows: (count) => {
+          shared.counters.rowsRead += count;
+        },
+      });
+      pipeline.scope.defer(() => lines.close());
+      shared.lines = lines;
+      return;
+    }
     const batches = readRows(db, plan, {
       batchSize: shared.settings.batchSize,
       // The rows are read while later nodes run, so the stream follows the pipeline, not this node.
@@ -50,8 +68,6 @@ export class DatabaseReaderNode extends Node<ExportShared, ReaderInput, ReadPlan
       shared.counters.rowsRead += count;
     });
     pipeline.scope.defer(() => rows.close());
-    shared.plan = plan;
     shared.rows = rows;
-    if (plan.estimate !== undefined) shared.counters.expectedRows = plan.estimate;
   }
 }
