@@ -1,8 +1,11 @@
 // Group 4: how close the demo comes to the physical limit of the read side. `psql` copies the
-// same table out with COPY and `gzip` compresses it at the same level (6) node:zlib uses; the
-// demo does that and more (cursor batches, JSON, chunk files, uploads). All rates are rows per
-// second of wall time, spawn to exit. The full run adds the hand-written script, to tell what the
-// approach itself (rows as JS objects, JSON in JS) costs from what the framework adds.
+// same table out with COPY and `gzip` compresses it at the same level (6) node:zlib uses. The
+// demo runs twice in the same rounds: with `--format tsv` it passes the COPY's bytes through to
+// gzip chunk files (the goal's contender), and with its default `--format ndjson` it reads rows
+// through a cursor and writes JSON; both then write chunk files, upload and mail. All rates are
+// rows per second of wall time, spawn to exit. The full run adds the hand-written cursor script,
+// to tell what the approach itself (rows as JS objects, JSON in JS) costs from what the framework
+// adds.
 import {
   TABLE,
   demoExport,
@@ -27,7 +30,9 @@ export async function runCopyLimitGroup({ quick }) {
   const source = exportSource();
   const runs = {
     'psql COPY, gzip': () => runShell(COPY_COMMAND, { env: { KAYGRAPH_BENCH_COPY_URL: dbUrl } }),
-    'kaygraph demo': (services) => demoExport(services, { dbUrl, source, expectedRows }),
+    'kaygraph demo, tsv': (services) =>
+      demoExport(services, { dbUrl, source, expectedRows, format: 'tsv' }),
+    'kaygraph demo, ndjson': (services) => demoExport(services, { dbUrl, source, expectedRows }),
   };
   if (!quick) {
     runs['plain script'] = (services) => plainExport(services, { dbUrl, source, expectedRows });
@@ -48,11 +53,12 @@ export async function runCopyLimitGroup({ quick }) {
 
   const rows = Object.keys(rates).map((name) => ({
     contender: name,
-    ours: name === 'kaygraph demo',
+    ours: name.startsWith('kaygraph demo'),
     median: median(rates[name]),
     samples: rates[name],
   }));
-  const fraction = pairedRatio(rates['kaygraph demo'], rates['psql COPY, gzip']);
+  const fraction = pairedRatio(rates['kaygraph demo, tsv'], rates['psql COPY, gzip']);
+  const ndjsonFraction = pairedRatio(rates['kaygraph demo, ndjson'], rates['psql COPY, gzip']);
   const plainFraction = quick
     ? undefined
     : pairedRatio(rates['plain script'], rates['psql COPY, gzip']);
@@ -62,15 +68,22 @@ export async function runCopyLimitGroup({ quick }) {
     rounds,
     note:
       `${TABLE} at scale ${scale} (${expectedRows.toLocaleString('en')} rows); the goal uses ` +
-      'the median of per-round ratios' +
+      'the median of per-round ratios; the demo with --format ndjson (the default) reaches ' +
+      `${ndjsonFraction.toFixed(3)}` +
       (plainFraction === undefined ? '' : `; the plain script reaches ${plainFraction.toFixed(3)}`),
     tables: [{ title: 'rows per second of wall time', columns: ['median'], rows }],
     goals: [
       {
-        goal: 'demo rows/s ≥ 0.5× psql COPY piped to gzip',
+        goal: 'demo (--format tsv) rows/s ≥ 0.5× psql COPY piped to gzip',
         value: fraction,
         target: 0.5,
         met: fraction >= 0.5,
+      },
+      {
+        goal: 'demo (--format ndjson, the default) rows/s ≥ 0.5× psql COPY piped to gzip',
+        value: ndjsonFraction,
+        target: 0.5,
+        met: ndjsonFraction >= 0.5,
       },
     ],
   };

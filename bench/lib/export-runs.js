@@ -68,7 +68,7 @@ function childEnv(services) {
  * (monitor-switch.js), and `monitor: false` swaps the monitor for a stand-in that does nothing.
  * Resolves `{ wallMs, maxRssKb, cpuMs, rows, report }`.
  */
-export async function demoExport(services, { dbUrl, source, expectedRows, monitor }) {
+export async function demoExport(services, { dbUrl, source, expectedRows, monitor, format }) {
   const report = join(services.tmp, `demo-report-${process.pid}.json`);
   const what = source.table ? ['--table', source.table] : ['--query', source.sql];
   const args = [
@@ -88,6 +88,7 @@ export async function demoExport(services, { dbUrl, source, expectedRows, monito
     '--quiet',
     '--report',
     report,
+    ...(format === undefined ? [] : ['--format', format]),
   ];
   const env = childEnv(services);
   const preload = monitor === undefined ? [] : [MONITOR_SWITCH];
