@@ -1,7 +1,7 @@
 import type { LeaseOwner } from '@kaygraph/core';
 import type { DbProvider } from '@kaygraph/provider-db';
 import { ExportError } from './demo-errors.js';
-import { type ReadPlan, readFailure } from './db-source.js';
+import { type ReadPlan, readFailure, resumeCopyStatement } from './db-source.js';
 import { pause } from './pause.js';
 
 const NEWLINE = 0x0a;
@@ -18,8 +18,10 @@ export interface CopyLinesOptions {
   owner?: LeaseOwner;
   /** True for failures worth another try: a dropped connection, a terminated backend. */
   isTransient: (error: unknown) => boolean;
-  /** Tries that may fail before the first byte arrives. Default 5. */
+  /** Tries in a row that may fail without delivering a row before the read gives up. Default 8. */
   maxAttempts?: number;
+  /** Called before each new try. */
+  onRetry?: (error: unknown, attempt: number) => void;
   /** Called with the rows of each piece as it arrives (rows read). */
   onRows?: (rows: number) => void;
 }
@@ -30,11 +32,12 @@ export interface CopyLinesOptions {
  * of whole lines without ever looking at a row on its own: the chunk writer only counts newline
  * bytes.
  *
- * A COPY cannot be resumed where it stopped the way a keyed cursor read can: that would need the
- * last row's key taken back out of the text and the copy restarted after it. So a connection
- * that drops before the first byte arrived is tried again (nothing was delivered), and one that
- * drops later fails the export with an `ExportError` that says so: what was uploaded stays
- * uploaded, and no row is repeated or lost without the run saying it failed.
+ * When the connection under the COPY drops (the server restarted, an admin terminated the
+ * backend), a table read in primary-key order starts a new COPY after the key of the last line it
+ * handed out, taken back out of that line, so no row is repeated or skipped. A query, or a table
+ * without such a key, is tried again only if it had handed out nothing yet; one that had fails
+ * the export with an `ExportError` that says why: what was uploaded stays uploaded, and the run
+ * does not claim to be complete.
  */
 export class CopyLines {
   private readonly chunks: AsyncIterator<Buffer>;
@@ -114,15 +117,22 @@ export class CopyLines {
 
   /**
    * The COPY's bytes, re-cut so each piece ends with a newline: a row split across two network
-   * reads is joined before anyone counts it.
+   * reads is joined before anyone counts it. A keyed read that loses its connection starts a new
+   * COPY after the key of the last line it handed out; a partial line it had is dropped, since
+   * the new COPY starts with that row.
    */
   private async *read(db: Pick<DbProvider, 'copyOut'>): AsyncGenerator<Buffer> {
     const { signal, owner } = this.options;
-    const maxAttempts = this.options.maxAttempts ?? 5;
+    const maxAttempts = this.options.maxAttempts ?? 8;
+    const plan = this.plan;
     let partial: Buffer | undefined;
-    let delivered = 0;
-    for (let attempt = 1; ; attempt += 1) {
-      const copy = db.copyOut(this.plan.sql, { signal, ...(owner ? { owner } : {}) });
+    /** The last piece handed out, whose last line is the last row delivered. */
+    let lastWhole: Buffer | undefined;
+    let failures = 0;
+    for (;;) {
+      const sql =
+        lastWhole === undefined ? plan.sql : resumeCopyStatement(plan, lastLineOf(lastWhole));
+      const copy = db.copyOut(sql, { signal, ...(owner ? { owner } : {}) });
       try {
         for await (const chunk of copy as AsyncIterable<Buffer>) {
           const last = chunk.lastIndexOf(NEWLINE);
@@ -133,37 +143,45 @@ export class CopyLines {
           const head = chunk.subarray(0, last + 1);
           const whole = partial === undefined ? head : Buffer.concat([partial, head]);
           partial = last + 1 < chunk.length ? chunk.subarray(last + 1) : undefined;
-          delivered += whole.length;
+          lastWhole = whole;
+          failures = 0;
           yield whole;
         }
         if (partial !== undefined) {
           throw new ExportError(
-            `the COPY of ${this.plan.label} ended in the middle of a row (${partial.length} bytes after the last newline)`,
+            `the COPY of ${plan.label} ended in the middle of a row ` +
+              `(${partial.length} bytes after the last newline)`,
           );
         }
         return;
       } catch (error) {
         copy.destroy();
-        if (signal.aborted) throw error;
-        if (delivered > 0 && this.options.isTransient(error)) throw cannotResume(error);
-        if (delivered > 0 || attempt >= maxAttempts || !this.options.isTransient(error)) {
-          throw readFailure(error, this.plan);
-        }
+        failures += 1;
+        if (signal.aborted || !this.options.isTransient(error)) throw readFailure(error, plan);
+        if (plan.key === undefined && lastWhole !== undefined) throw cannotResume(plan, error);
+        if (failures >= maxAttempts) throw readFailure(error, plan);
         partial = undefined;
+        this.options.onRetry?.(error, failures);
       }
-      await pause(Math.min(100 * 2 ** attempt, 2000), signal, 'copy retry wait');
+      await pause(Math.min(100 * 2 ** failures, 3000), signal, 'copy retry wait');
     }
   }
 }
 
-function cannotResume(error: unknown): ExportError {
+function cannotResume(plan: ReadPlan, error: unknown): ExportError {
   const reason = error instanceof Error ? error.message : String(error);
   return new ExportError(
-    'the connection to PostgreSQL was lost in the middle of a --format tsv export; a COPY ' +
-      'cannot be resumed where it stopped, so the export stops rather than repeat or skip rows ' +
-      `(run it again, or use --format ndjson, which resumes by key): ${reason}`,
+    `the connection to PostgreSQL was lost in the middle of a --format tsv export of ` +
+      `${plan.label}; with no primary key to continue after, a COPY cannot be resumed where it ` +
+      `stopped, so the export stops rather than repeat or skip rows (run it again): ${reason}`,
     { cause: error },
   );
+}
+
+/** The last line of a piece that ends with a newline, without the newline. */
+function lastLineOf(piece: Buffer): Buffer {
+  const start = piece.lastIndexOf(NEWLINE, piece.length - 2) + 1;
+  return piece.subarray(start, piece.length - 1);
 }
 
 /** Newline bytes in a buffer. */

@@ -1,5 +1,7 @@
 import type { LeaseOwner } from '@kaygraph/core';
 import { DbError, type DbProvider } from '@kaygraph/provider-db';
+import pg from 'pg';
+import { copyTextFields } from './copy-text.js';
 import { ExportError } from './demo-errors.js';
 import type { ExportSource } from './options.js';
 import { quoteIdentifier } from './sql-name.js';
@@ -23,9 +25,10 @@ export interface ReadPlan {
   /**
    * Primary key columns and their types, when the table has one whose values survive a round trip
    * through JavaScript exactly. Only then can a read broken off by a dropped connection resume
-   * after the last row it delivered, without skipping or repeating any.
+   * after the last row it delivered, without skipping or repeating any. `position` is the
+   * column's place (from 0) in the table's `SELECT *`, where a COPY line has its value.
    */
-  key?: Array<{ column: string; type: string }>;
+  key?: Array<{ column: string; type: string; position: number }>;
 }
 
 /** Key types whose pg values (number or exact string) can be sent back as parameters unchanged. */
@@ -82,8 +85,11 @@ async function primaryKey(
   oid: string,
   options: { signal: AbortSignal; owner?: LeaseOwner },
 ): Promise<ReadPlan['key']> {
-  const result = await db.query<{ column: string; type: string }>(
-    `SELECT a.attname AS column, format_type(a.atttypid, NULL) AS type
+  const result = await db.query<{ column: string; type: string; position: number }>(
+    `SELECT a.attname AS column, format_type(a.atttypid, NULL) AS type,
+            (SELECT count(*)::int FROM pg_attribute b
+              WHERE b.attrelid = a.attrelid AND b.attnum > 0 AND NOT b.attisdropped
+                AND b.attnum < a.attnum) AS position
      FROM pg_index i
      JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
      WHERE i.indrelid = $1::oid AND i.indisprimary
@@ -94,12 +100,6 @@ async function primaryKey(
   if (result.rows.length === 0) return undefined;
   if (!result.rows.every((k) => EXACT_KEY_TYPES.has(k.type))) return undefined;
   return result.rows;
-}
-
-/** The plan's statement without the key order, for a read that is never resumed by key. */
-export function unorderedPlan(plan: ReadPlan): ReadPlan {
-  if (plan.table === undefined) return plan;
-  return { ...plan, sql: `SELECT * FROM ${plan.table}` };
 }
 
 /** The statement that continues a keyed read after the row whose key is `last`. */
@@ -115,6 +115,27 @@ export function resumeStatement(
     sql: `SELECT * FROM ${table} WHERE (${columns}) > (${params}) ORDER BY ${columns}`,
     params: last,
   };
+}
+
+/**
+ * The statement that continues a keyed COPY after the row whose COPY text line is `lastLine`
+ * (without its newline). COPY takes no parameters, so the key values, taken back out of the line
+ * and undone from COPY's escaping, are inlined as quoted literals cast to the key's types: the
+ * same text PostgreSQL wrote, read back by the same type.
+ */
+export function resumeCopyStatement(plan: ReadPlan, lastLine: Buffer): string {
+  const key = plan.key!;
+  const values = copyTextFields(
+    lastLine,
+    key.map((k) => k.position),
+  );
+  const literals = key.map((k, i) => {
+    const value = values[i];
+    if (value == null) throw new Error(`primary key column ${k.column} is NULL in a COPY line`);
+    return `${pg.escapeLiteral(value)}::${k.type}`;
+  });
+  const columns = key.map((k) => quoteIdentifier(k.column)).join(', ');
+  return `SELECT * FROM ${plan.table!} WHERE (${columns}) > (${literals.join(', ')}) ORDER BY ${columns}`;
 }
 
 /** SQLSTATE `read_only_sql_transaction`: the statement tried to write in a read-only transaction. */

@@ -24,6 +24,8 @@ if (serverUrl === undefined) {
 
 const TOKEN = 'tsv-token';
 const TRICKY_ROWS = 25_000;
+/** About 230 bytes a row: 80 MB of COPY text, still being read when the first chunk is stored. */
+const WIDE_ROWS = 350_000;
 /** Long enough (about 300 MB of COPY text) that it is still running when the test steps in. */
 const LONG_QUERY = "SELECT g, repeat('x', 100) AS pad FROM generate_series(1, 3000000) AS g";
 
@@ -59,6 +61,13 @@ describe.skipIf(serverUrl === undefined)('demo --format tsv against the real Pos
                          WHEN 2 THEN E'back\\\\slash ü' ELSE NULL END,
               CASE WHEN g % 3 = 0 THEN NULL ELSE g / 7.0 END
        FROM generate_series(1, ${TRICKY_ROWS}) AS g`,
+    );
+    // The key is text, and not the first column, so resuming reads it back out of a line.
+    await db.query(`CREATE TABLE wide (n int NOT NULL, k text PRIMARY KEY, pad text)`);
+    await db.query(
+      `INSERT INTO wide
+       SELECT g, 'key\t' || lpad(g::text, 7, '0'), repeat('p', 200)
+       FROM generate_series(1, ${WIDE_ROWS}) AS g`,
     );
     await db.end();
     receiver = await startUploadReceiver({
@@ -136,7 +145,8 @@ describe.skipIf(serverUrl === undefined)('demo --format tsv against the real Pos
     expect(report.rows.uploaded).toBe(100_000);
     expect(report.chunks).toMatchObject({ written: 10, uploaded: 10, failed: 0 });
     expect(receiver.stats().rowsReceived - before).toBe(100_000);
-    expect(chunksText().equals(await psqlCopy('SELECT * FROM pgbench_accounts'))).toBe(true);
+    const expected = await psqlCopy('SELECT * FROM pgbench_accounts ORDER BY aid');
+    expect(chunksText().equals(expected)).toBe(true);
     expect(report.tempFilesLeft).toBe(0);
     expect(await tempLeft(workspace)).toEqual([]);
     for (const [name, stats] of Object.entries(report.resources)) {
@@ -157,7 +167,7 @@ describe.skipIf(serverUrl === undefined)('demo --format tsv against the real Pos
     const report = await readReport(workspace);
     expect(report.rows.uploaded).toBe(TRICKY_ROWS);
     expect(report.chunks.written).toBe(Math.ceil(TRICKY_ROWS / 777));
-    expect(chunksText().equals(await psqlCopy('SELECT * FROM tricky'))).toBe(true);
+    expect(chunksText().equals(await psqlCopy('SELECT * FROM tricky ORDER BY id'))).toBe(true);
     for (const body of stored.values()) {
       const lines = gunzipSync(body).toString('utf8').split('\n');
       expect(lines.pop()).toBe('');
@@ -175,7 +185,34 @@ describe.skipIf(serverUrl === undefined)('demo --format tsv against the real Pos
     expect(chunksText().equals(await psqlCopy(query))).toBe(true);
   });
 
-  it('fails with a typed error, not repeated or lost rows, when the COPY loses its connection', async () => {
+  it('resumes a keyed table after its last line when the COPY loses its connection', async () => {
+    const cli = spawnCli(
+      exportFlags(['--table', 'wide', '--chunk-rows', '20000', '--concurrency', '1']),
+      workspace,
+    );
+    await waitFor(() => stored.size >= 1, 60_000, 'a first chunk stored');
+    const killed = await admin.query(
+      `SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity
+       WHERE application_name = 'kaygraph-demo' AND datname = $1 AND query LIKE 'COPY%'`,
+      [database],
+    );
+    const result = await cli.done;
+
+    expect(killed.rows).toEqual([{ killed: true }]);
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const report = await readReport(workspace);
+    expect(report.ok).toBe(true);
+    expect(report.rows.uploaded).toBe(WIDE_ROWS);
+    // The connection the COPY lost was replaced.
+    expect(report.resources.db!.created).toBeGreaterThanOrEqual(2);
+    expect(report.resources.db!.errors).toBeGreaterThanOrEqual(1);
+    const expected = await psqlCopy('SELECT * FROM wide ORDER BY k');
+    expect(chunksText().equals(expected)).toBe(true);
+    await noDemoConnections();
+  });
+
+  it('fails with a typed error, not repeated or lost rows, when the COPY of a query loses its connection', async () => {
     const cli = spawnCli(
       exportFlags(['--query', LONG_QUERY, '--chunk-rows', '100000', '--concurrency', '1']),
       workspace,

@@ -1,7 +1,7 @@
 import { type NodeContext, Node } from '@kaygraph/core';
 import type { DbProvider } from '@kaygraph/provider-db';
 import { CopyLines } from '../copy-lines.js';
-import { type ReadPlan, planRead, unorderedPlan } from '../db-source.js';
+import { type ReadPlan, planRead } from '../db-source.js';
 import { isTransientDbError, retryTransient } from '../db-retry.js';
 import type { ExportShared, Pipeline } from '../export-shared.js';
 import type { ExportSource } from '../options.js';
@@ -44,8 +44,7 @@ export class DatabaseReaderNode extends Node<ExportShared, ReaderInput, ReadPlan
     shared.plan = plan;
     if (plan.estimate !== undefined) shared.counters.expectedRows = plan.estimate;
     if (shared.settings.format === 'tsv') {
-      // A COPY is not resumed by key (see CopyLines), so it reads in the table's own order.
-      const lines = new CopyLines(db, unorderedPlan(plan), {
+      const lines = new CopyLines(db, plan, {
         signal: pipeline.signal,
         owner: ctx.owner,
         isTransient: isTransientDbError,
