@@ -13,6 +13,8 @@ export interface CopyOutRun {
   statement: string;
   /** Open the transaction `READ ONLY`, so the query cannot change data. */
   readOnly: boolean;
+  /** Bytes buffered ahead of the consumer, in this stream and in the one it reads from. */
+  highWaterMark: number;
   signal: AbortSignal | undefined;
   /** Borrows the connection the COPY runs on. */
   acquire(options: AcquireOptions): Promise<Lease<pg.PoolClient>>;
@@ -56,7 +58,7 @@ export class CopyOutStream extends Readable {
   #onAbort: (() => void) | undefined;
 
   constructor(run: CopyOutRun) {
-    super();
+    super({ highWaterMark: run.highWaterMark });
     this.#run = run;
     const { signal } = run;
     if (signal !== undefined) {
@@ -101,7 +103,9 @@ export class CopyOutStream extends Readable {
   }
 
   #start(client: pg.PoolClient): CopyToStreamQuery {
-    const copy = client.query(copyTo(this.#run.statement));
+    const copy = client.query(
+      copyTo(this.#run.statement, { highWaterMark: this.#run.highWaterMark }),
+    );
     // Kept for the stream's whole life: pg reports a connection that ends after the consumer
     // destroyed this stream to the COPY query too, and an 'error' nobody hears would throw.
     copy.on('error', (error: Error) => {

@@ -237,10 +237,14 @@ class PgProvider implements DbProvider {
       throw new ConfigInvalidError('copyOut: option "header" needs format "csv"');
     }
     const readOnly = checkBoolean('copyOut', 'readOnly', options.readOnly, true);
+    const highWaterMark = checkInteger('copyOut', 'highWaterMark', options.highWaterMark, 262_144, {
+      min: 1,
+    });
     const { signal, owner, timeoutMs } = options;
     return new CopyOutStream({
       statement: copyStatement(sql, format, header),
       readOnly,
+      highWaterMark,
       signal,
       acquire: (acquireOptions) => this.acquire(acquireOptions),
       acquireOptions: { signal, owner, timeoutMs },

@@ -131,6 +131,7 @@ describe('copyOut', () => {
       () => db.copyOut('SELECT 1', { format: 'xml' as 'csv' }),
       () => db.copyOut('SELECT 1', { header: true }),
       () => db.copyOut('SELECT 1', { readOnly: 'no' as unknown as boolean }),
+      () => db.copyOut('SELECT 1', { highWaterMark: 0 }),
     ];
 
     for (const call of calls) expect(call).toThrow(ConfigInvalidError);
