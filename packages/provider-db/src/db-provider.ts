@@ -607,7 +607,11 @@ class PgProvider implements DbProvider {
       const left = this.#ledger.outstanding();
       this.#warn(`close timed out after ${timeoutMs} ms; destroying ${left.length} lease(s)`);
       const why = new PoolClosedError(`provider "${this.name}" closed before the lease came back`);
-      for (const lease of left) await this.#ledger.revoke(lease, why).catch(() => {});
+      for (const lease of left) {
+        // Kept past the close that waited for it: a leak, as every provider reports it.
+        this.#ledger.reportLeak(lease);
+        await this.#ledger.revoke(lease, why).catch(() => {});
+      }
     }
     await this.#endPool();
   }

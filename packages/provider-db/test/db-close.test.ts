@@ -54,7 +54,9 @@ describe('close and destroy', () => {
       expect(db.state).toBe('closed');
       expect(lease.returned).toBe(true);
       await expect(lease.release()).rejects.toSatisfy((e) => LeaseRevokedError.isInstance(e));
-      expect(db.stats()).toMatchObject({ size: 0, destroyed: 1, released: 1 });
+      expect(db.stats()).toMatchObject({ size: 0, destroyed: 1, released: 1, leaks: 1 });
+      const leaks = events.named('resource:leak').filter((e) => e.provider === 'db-close-timeout');
+      expect(leaks).toMatchObject([{ leaseId: lease.id }]);
       const warnings = events
         .named('provider:warning')
         .filter((e) => e.provider === 'db-close-timeout');
