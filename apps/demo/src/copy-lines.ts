@@ -45,7 +45,6 @@ export class CopyLines {
   private held: Buffer | undefined;
   private heldRows = 0;
   private finished = false;
-  private next: Promise<IteratorResult<Buffer>> | undefined;
 
   constructor(
     db: Pick<DbProvider, 'copyOut'>,
