@@ -27,6 +27,8 @@ export class ConnectionTally {
   /** Connections made and not yet removed. */
   readonly #live = new Set<object>();
   #allRemoved: (() => void) | undefined;
+  /** Who waits for one connection's removal (its socket closed), by client. */
+  readonly #removals = new Map<object, () => void>();
 
   constructor(private readonly options: TallyOptions) {}
 
@@ -70,6 +72,7 @@ export class ConnectionTally {
   removed(client: object, state: ClientState): void {
     // A client that errors again after eviction makes pg-pool remove it a second time.
     if (!this.#live.delete(client)) return;
+    this.#removals.get(client)?.();
     if (this.#live.size === 0) this.#allRemoved?.();
     this.destroyed++;
     publish('resource:destroy', {
@@ -94,6 +97,24 @@ export class ConnectionTally {
         clearTimeout(timer);
         resolve();
       };
+    });
+  }
+
+  /**
+   * Resolves when this connection has been removed (pg-pool fires `remove` once its socket has
+   * closed), or after `capMs`, so a lease's destroy() ends when the connection is really gone.
+   */
+  untilRemoved(client: object, capMs: number): Promise<void> {
+    if (!this.#live.has(client)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#removals.delete(client);
+        resolve();
+      };
+      const timer = setTimeout(done, capMs);
+      timer.unref();
+      this.#removals.set(client, done);
     });
   }
 

@@ -131,6 +131,9 @@ class PgProvider implements DbProvider {
       destroy: (client, reason) => {
         this.#cancelStatement(client);
         this.#discard(client, `destroyed by its holder: ${describeError(reason)}`);
+        // Settles once the socket is closed: whoever awaits the destroy (a scope ending a run)
+        // sees the connection gone and counted.
+        return this.#tally.untilRemoved(client, REMOVE_WAIT_MS);
       },
     };
   }

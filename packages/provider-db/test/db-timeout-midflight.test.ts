@@ -1,4 +1,4 @@
-import { AbortedError, Graph, Node, type NodeContext } from '@kaygraph/core';
+import { AbortedError, Graph, Node, type NodeContext, ResourcePool } from '@kaygraph/core';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createDbProvider, type DbProvider, type DbProviderOptions } from '../src/index.js';
@@ -158,6 +158,24 @@ describe.skipIf(skipWithoutRealServer('operations given up mid-statement'))(
       await expectGone(pid);
       expect(await backendPid(db)).not.toBe(pid);
       expect(db.stats()).toMatchObject({ inUse: 0, destroyed: 1 });
+    });
+
+    it('a run that fails holding a connection ends with it gone and counted', async () => {
+      const db = provider({ name: 'db-failed-run', max: 1 });
+      const resources = new ResourcePool().add(db);
+      class Export extends Node {
+        override async exec(_input: unknown, ctx: NodeContext) {
+          const lease = await ctx.acquire<pg.PoolClient>('db-failed-run');
+          await lease.resource.query('SELECT 1');
+          throw new Error('export failed');
+        }
+      }
+
+      const result = await new Graph(new Export({ name: 'export' })).run({}, { resources });
+
+      // The scope destroyed the lease it was left with, and run() waited for the socket to close.
+      expect(result.status).toBe('error');
+      expect(db.stats()).toMatchObject({ inUse: 0, size: 0, created: 1, destroyed: 1 });
     });
 
     it('raw lease destroyed by its holder mid-statement: the statement ends too', async () => {
