@@ -47,7 +47,13 @@ export {
   type ProviderStats,
   emptyStats,
 } from './resource.js';
-export { redactText, redactUrl, withoutCredentials } from './secrets.js';
+export {
+  hasAtAfterAuthority,
+  maskUserinfo,
+  redactText,
+  redactUrl,
+  withoutCredentials,
+} from './secrets.js';
 export {
   checkBoolean,
   checkFunction,
@@ -58,6 +64,7 @@ export {
   checkUrl,
   describeValue,
   rejectUnknownKeys,
+  urlTextProblem,
 } from './validate.js';
 
 // --- signals ---

@@ -1,5 +1,5 @@
 import { ConfigInvalidError } from './errors.js';
-import { withoutCredentials } from './secrets.js';
+import { hasAtAfterAuthority, maskUserinfo } from './secrets.js';
 
 /**
  * Option checks shared by every constructor and factory: each names the option and the bad value,
@@ -101,18 +101,41 @@ export function checkString(where: string, name: string, value: unknown, fallbac
 }
 
 /**
- * A required URL option, parsed. A URL may carry a password, so the message about a value that
- * does not parse shows it through `withoutCredentials`; the caller checks scheme and shape.
+ * Why the text of a URL option cannot be used, or `undefined` when it can: it does not parse, or
+ * it has an `@` after its authority, which is how a user name or password with an unencoded `/`,
+ * `?`, `#` or `@` reads to the URL parser (part of the password becomes the port, path, query or
+ * fragment, and requests may go to the wrong host). Both are refused rather than guessed at.
+ */
+export function urlTextProblem(text: string): string | undefined {
+  if (hasAtAfterAuthority(text)) {
+    return (
+      'has an "@" after the host, so its user name or password holds a reserved character; ' +
+      'percent-encode "/", "?", "#", "@" and ":" there (e.g. "/" as %2F)'
+    );
+  }
+  if (!URL.canParse(text)) {
+    return (
+      'is not a URL (if it has a user name or password, percent-encode the reserved ' +
+      'characters in them, e.g. "/" as %2F)'
+    );
+  }
+  return undefined;
+}
+
+/**
+ * A required URL option, parsed. Text that does not parse, or that the parser would read with a
+ * password split into the port and path (see `urlTextProblem`), is refused; the message shows it
+ * with everything between `scheme://` and the last `@` masked. The caller checks scheme and shape.
  */
 export function checkUrl(where: string, name: string, value: unknown): URL {
   const text = checkString(where, name, value);
-  try {
-    return new URL(text);
-  } catch {
+  const problem = urlTextProblem(text);
+  if (problem !== undefined) {
     throw new ConfigInvalidError(
-      `${where}: option "${name}" is not a URL: ${withoutCredentials(text)}`,
+      `${where}: option "${name}" ${problem}: ${JSON.stringify(maskUserinfo(text))}`,
     );
   }
+  return new URL(text);
 }
 
 export function checkFunction<F extends (...args: never[]) => unknown>(
