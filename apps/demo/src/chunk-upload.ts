@@ -36,7 +36,7 @@ export async function uploadChunk(
   await using buffer = await memory.acquire({ size: chunk.bytes, signal, owner: ctx.owner });
   const body = buffer.resource.subarray(0, chunk.bytes);
   await readWhole(ctx, chunk, body, signal);
-  await http.request({
+  const response = await http.request({
     method: 'PUT',
     path: `${uploadPath}/${encodeURIComponent(ctx.runId)}/${encodeURIComponent(chunk.name)}`,
     headers: {
@@ -49,6 +49,17 @@ export async function uploadChunk(
     signal,
     owner: ctx.owner,
   });
+  // The provider hands back every answer below 400, redirects included. The upload contract
+  // counts only a 2xx: a redirect is not followed (the body and its digest were meant for this
+  // endpoint, and a Location must not receive the token), so it fails the run like a refusal.
+  if (response.statusCode < 200 || response.statusCode > 299) {
+    // The uploader names the chunk when it wraps this; the Location is left out, as it may
+    // carry credentials.
+    const redirect = response.statusCode >= 300 ? ' (redirects are not followed)' : '';
+    throw new ExportError(
+      `the endpoint answered ${response.statusCode} instead of a 2xx${redirect}`,
+    );
+  }
 }
 
 async function readWhole(

@@ -47,7 +47,10 @@ export interface HttpRequestOptions {
 
 /** A response whose body has been read in full; the connection is already free again. */
 export interface HttpResponse {
-  /** Final status, e.g. `200` (or `4xx`/`5xx` when `throwOnStatus` is false). */
+  /**
+   * Final status, e.g. `200`; a `3xx` too, as redirects are not followed; `4xx`/`5xx` only when
+   * `throwOnStatus` is false.
+   */
   statusCode: number;
   /** Response headers, names in lower case. */
   headers: IncomingHttpHeaders;
