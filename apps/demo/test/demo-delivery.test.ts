@@ -1,5 +1,5 @@
 import { createServer as createHttpServer } from 'node:http';
-import { createServer } from 'node:net';
+import { type Socket, createServer } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   type Workspace,
@@ -18,6 +18,59 @@ async function closedPort(): Promise<number> {
   const { port } = server.address() as { port: number };
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
+}
+
+interface ScriptedSmtp {
+  url: string;
+  /** Connections accepted so far. */
+  connections(): number;
+  /** AUTH commands received so far. */
+  authAttempts(): number;
+  close(): Promise<void>;
+}
+
+/**
+ * A line-based SMTP server on loopback that greets with `greeting` and refuses every AUTH with
+ * `authReply`; enough for the client to fail the way a real server refusing it would.
+ */
+async function startScriptedSmtp(greeting: string, authReply = '535 5.7.8 bad credentials'):
+  Promise<ScriptedSmtp> {
+  let connections = 0;
+  let auths = 0;
+  const sockets = new Set<Socket>();
+  const server = createServer((socket) => {
+    connections++;
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    socket.on('error', () => {});
+    socket.write(`${greeting}\r\n`);
+    let pending = '';
+    socket.setEncoding('utf8').on('data', (text: string) => {
+      pending += text;
+      for (let end = pending.indexOf('\r\n'); end >= 0; end = pending.indexOf('\r\n')) {
+        const line = pending.slice(0, end);
+        pending = pending.slice(end + 2);
+        const verb = line.split(' ')[0]!.toUpperCase();
+        if (verb === 'EHLO') socket.write('250-scripted\r\n250 AUTH PLAIN LOGIN\r\n');
+        else if (verb === 'AUTH') {
+          auths++;
+          socket.write(`${authReply}\r\n`);
+        } else if (verb === 'QUIT') socket.end('221 bye\r\n');
+        else socket.write('502 not here\r\n');
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `smtp://127.0.0.1:${port}`,
+    connections: () => connections,
+    authAttempts: () => auths,
+    close: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
 
 describe('demo delivery: what counts as uploaded and mailed', () => {
@@ -72,6 +125,57 @@ describe('demo delivery: what counts as uploaded and mailed', () => {
     expect(report.chunks.failed).toBeGreaterThan(0);
     expect(report.notifications.sent).toBe(0);
     expect(await tempLeft(workspace)).toEqual([]);
+  });
+
+  it('does not send again to a server whose greeting is a permanent refusal (554)', async () => {
+    const smtp = await startScriptedSmtp('554 5.7.1 no service for you');
+    cleanups.push(() => smtp.close());
+
+    const result = await runCli(
+      [...sourceFlags(500), '--smtp-url', smtp.url, '--quiet', '--report', workspace.report],
+      workspace,
+    );
+
+    expect(result.code).toBe(1);
+    expect(errorLines(result)[0]).toMatch(/summary mail not sent/);
+    expect(errorLines(result)[0]).toMatch(/554/);
+    expect(smtp.connections()).toBe(1);
+    const report = await readReport(workspace);
+    expect(report.notifications.failed).toBe(1);
+    expect(report.rows.uploaded).toBe(500);
+  });
+
+  it('does not try again after an authentication failure (535)', async () => {
+    const smtp = await startScriptedSmtp('220 scripted ready');
+    cleanups.push(() => smtp.close());
+    const withUser = smtp.url.replace('smtp://', 'smtp://demo:Wr0ng-Secret-pw@');
+
+    const result = await runCli(
+      [...sourceFlags(500), '--smtp-url', withUser, '--quiet', '--report', workspace.report],
+      workspace,
+    );
+
+    expect(result.code).toBe(1);
+    expect(errorLines(result)[0]).toMatch(/535/);
+    expect(result.stderr).not.toContain('Wr0ng-Secret-pw');
+    expect(smtp.authAttempts()).toBe(1);
+    const report = await readReport(workspace);
+    expect(report.notifications.failed).toBe(1);
+  });
+
+  it('still tries again while the server says "try later" (421)', async () => {
+    const smtp = await startScriptedSmtp('421 4.3.2 busy, try later');
+    cleanups.push(() => smtp.close());
+
+    const result = await runCli(
+      [...sourceFlags(500), '--smtp-url', smtp.url, '--quiet', '--report', workspace.report],
+      workspace,
+    );
+
+    expect(result.code).toBe(1);
+    expect(errorLines(result)[0]).toMatch(/421/);
+    // The provider's own tries (3) for each of the node's (3).
+    expect(smtp.connections()).toBe(9);
   });
 
 });

@@ -1,5 +1,5 @@
-import { type NodeContext, Node } from '@kaygraph/core';
-import type { MailProvider } from '@kaygraph/provider-mail';
+import { type NodeContext, Node, sleep } from '@kaygraph/core';
+import { MailError, type MailProvider } from '@kaygraph/provider-mail';
 import type { ExportShared } from '../export-shared.js';
 
 interface Summary {
@@ -14,17 +14,15 @@ const SEND_RETRIES = 2;
 const SEND_RETRY_DELAY_MS = 2000;
 
 /**
- * Last stage: mails a summary of the export. A mail server that is down gets a few more tries;
- * if it stays down the uploads still stand, and the failure is recorded for the report instead
- * of undoing them.
+ * Last stage: mails a summary of the export. A mail server that is down, or says "try again
+ * later" (4xx), gets a few more tries; one that refuses for good (a 5xx reply, failed
+ * authentication) is not asked again. If the mail fails the uploads still stand, and the failure
+ * is recorded for the report instead of undoing them.
  */
 export class NotificationNode extends Node<ExportShared, Summary, Outcome> {
   constructor() {
-    super({
-      name: 'NotificationNode',
-      maxRetries: SEND_RETRIES,
-      retryDelayMs: SEND_RETRY_DELAY_MS,
-    });
+    // No node retries: they would repeat a permanent refusal; exec retries what is transient.
+    super({ name: 'NotificationNode' });
   }
 
   override prep(ctx: NodeContext<ExportShared>): Summary {
@@ -50,11 +48,16 @@ export class NotificationNode extends Node<ExportShared, Summary, Outcome> {
   override async exec(summary: Summary, ctx: NodeContext<ExportShared>): Promise<Outcome> {
     const mail = ctx.resources.get<MailProvider>('mail');
     const { mailFrom, mailTo } = ctx.shared.settings;
-    const result = await mail.send(
-      { from: mailFrom, to: mailTo, subject: summary.subject, text: summary.text },
-      { signal: ctx.signal, owner: ctx.owner },
-    );
-    return { sent: true, messageId: result.messageId };
+    const message = { from: mailFrom, to: mailTo, subject: summary.subject, text: summary.text };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const result = await mail.send(message, { signal: ctx.signal, owner: ctx.owner });
+        return { sent: true, messageId: result.messageId };
+      } catch (error) {
+        if (ctx.signal.aborted || attempt >= SEND_RETRIES || !isTransient(error)) throw error;
+      }
+      await sleep(SEND_RETRY_DELAY_MS, ctx.signal, 'summary mail retry wait');
+    }
   }
 
   override execFallback(_summary: Summary, error: unknown): Outcome {
@@ -72,3 +75,24 @@ export class NotificationNode extends Node<ExportShared, Summary, Outcome> {
     ctx.shared.notification = { sent: false, error: outcome.error };
   }
 }
+
+/**
+ * Worth another try: a 4xx reply ("try again later"), or a connection that failed before the
+ * server answered (refused, reset, timed out). A 5xx reply, such as a 554 greeting or a 535
+ * authentication failure, would be given again; so would an authentication nodemailer refused.
+ */
+function isTransient(error: unknown): boolean {
+  if (!MailError.isInstance(error)) return false;
+  const reply = error.responseCode;
+  if (reply !== undefined) return reply >= 400 && reply < 500;
+  return error.driverCode !== undefined && TRANSIENT_DRIVER_CODES.has(error.driverCode);
+}
+
+const TRANSIENT_DRIVER_CODES = new Set([
+  'ECONNECTION',
+  'ETIMEDOUT',
+  'ESOCKET',
+  'EDNS',
+  'ECONNREFUSED',
+  'ECONNRESET',
+]);
