@@ -1,3 +1,6 @@
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
 import { redactText } from '@kaygraph/core';
 import { UsageError } from './demo-errors.js';
 import { onEmergencyExit } from './emergency-cleanup.js';
@@ -39,6 +42,14 @@ export async function main(argv: readonly string[], interrupt: Interrupt): Promi
     return EXIT_USAGE;
   }
   if ('exit' in options) return options.exit;
+  try {
+    // Found out now, not after the whole export, its uploads and its mail.
+    if (options.report !== undefined) await checkReportPath(options.report);
+  } catch (error) {
+    if (!UsageError.isInstance(error)) throw error;
+    fail(error.message);
+    return EXIT_USAGE;
+  }
 
   const run = new ExportRun(options, {
     stdout: process.stdout,
@@ -97,6 +108,26 @@ async function writeUsageReport(argv: readonly string[], message: string): Promi
   await writeReport(file, report).catch((error: Error) => {
     fail(`cannot write the report to ${file}: ${error.message}`);
   });
+}
+
+/** Throws `UsageError` naming `file` when the report could not be written there. */
+async function checkReportPath(file: string): Promise<void> {
+  const folder = dirname(resolve(file));
+  const info = await stat(folder).catch(() => undefined);
+  let problem: string | undefined;
+  if (info === undefined) problem = `folder ${folder} does not exist`;
+  else if (!info.isDirectory()) problem = `${folder} is not a folder`;
+  else {
+    const existing = await stat(file).catch(() => undefined);
+    const target = existing === undefined ? folder : file;
+    if (existing?.isDirectory()) problem = 'it is a folder';
+    else if (!(await access(target, constants.W_OK).then(() => true, () => false))) {
+      problem = `${target} is not writable`;
+    }
+  }
+  if (problem !== undefined) {
+    throw new UsageError(`--report ${JSON.stringify(file)} cannot be written: ${problem}`);
+  }
 }
 
 function reportPath(argv: readonly string[]): string | undefined {

@@ -1,5 +1,6 @@
 import { createServer as createHttpServer } from 'node:http';
 import { type Socket, createServer } from 'node:net';
+import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   type Workspace,
@@ -178,4 +179,28 @@ describe('demo delivery: what counts as uploaded and mailed', () => {
     expect(smtp.connections()).toBe(9);
   });
 
+  it('refuses a --report in a folder that does not exist before anything starts', async () => {
+    let requests = 0;
+    const api = createHttpServer((req, res) => {
+      requests++;
+      req.resume();
+      res.writeHead(200).end();
+    });
+    await new Promise<void>((resolve) => api.listen(0, '127.0.0.1', resolve));
+    cleanups.push(() => new Promise<void>((resolve) => api.close(() => resolve())));
+    const { port } = api.address() as { port: number };
+    const report = join(workspace.root, 'no-such-folder', 'r.json');
+
+    const result = await runCli(
+      [...sourceFlags(500), '--api-url', `http://127.0.0.1:${port}/up`, '--report', report],
+      workspace,
+    );
+
+    expect(result.code).toBe(2);
+    const lines = errorLines(result);
+    expect(lines, result.stderr).toHaveLength(1);
+    expect(lines[0]).toContain(report);
+    expect(requests).toBe(0);
+    expect(await tempLeft(workspace)).toEqual([]);
+  });
 });
