@@ -5,8 +5,10 @@ import {
   checkObject,
   checkString,
   describeValue,
+  maskUserinfo,
   redactUrl,
   rejectUnknownKeys,
+  urlTextProblem,
 } from '@kaygraph/core';
 import type { DbTarget } from './db-errors.js';
 
@@ -17,6 +19,10 @@ export interface DbProviderOptions {
   /**
    * `postgres://user:password@host:port/database?…`. The password in it is never shown in an
    * error, an event or `describe()`. Not combined with `host`/`port`/`user`/`password`/`database`.
+   * Reserved characters in the user name or password must be percent-encoded (`/` as `%2F`): a
+   * URL with an `@` after its host is refused, since the parser would read part of the password
+   * as the port and database. A libpq keyword/value string (`host=… password=…`) is refused too,
+   * as pg does not read it; give the separate options instead.
    */
   connectionString?: string;
   /** Server host. Default: pg's default (`PGHOST` or `localhost`). */
@@ -206,8 +212,21 @@ function checkConnectionString(value: unknown): string {
       }`,
     );
   }
-  const url = URL.canParse(value) ? new URL(value) : undefined;
-  if (url === undefined || !['postgres:', 'postgresql:'].includes(url.protocol)) {
+  // pg reads only URLs; a libpq keyword/value string would be taken for a relative URL.
+  if (/^\s*[a-z_]+\s*=/i.test(value)) {
+    throw new ConfigInvalidError(
+      `${where}: option "connectionString" must be a postgres:// URL, not a keyword/value ` +
+        'string, which pg does not read; give a URL or the host, port, user, password and ' +
+        `database options, got ${JSON.stringify(maskUserinfo(value))}`,
+    );
+  }
+  const problem = urlTextProblem(value);
+  if (problem !== undefined) {
+    throw new ConfigInvalidError(
+      `${where}: option "connectionString" ${problem}: ${JSON.stringify(maskUserinfo(value))}`,
+    );
+  }
+  if (!['postgres:', 'postgresql:'].includes(new URL(value).protocol)) {
     throw new ConfigInvalidError(
       `${where}: option "connectionString" must be a postgres:// or postgresql:// URL, ` +
         `got ${JSON.stringify(redactUrl(value))}`,

@@ -200,3 +200,35 @@ function urlFor(port: number): string {
   return `postgres://kg:${encodeURIComponent(PASSWORD)}@127.0.0.1:${port}/db`;
 }
 
+
+describe('a connection string that cannot be read safely', () => {
+  // As a new user typed them: reserved characters left unencoded in the password, and a libpq
+  // keyword/value string, which pg does not read.
+  it.each([
+    ['a "/" in the password', 'postgres://postgres:2024/Summer@127.0.0.1:5432/test', 'Summer'],
+    ['a "#" in the password', 'postgres://postgres:8080#Frag9@127.0.0.1:5432/test', 'Frag9'],
+    ['a "?" in the password', 'postgresql://kg:5432?Zq9Secret@127.0.0.1/test', 'Zq9Secret'],
+    ['an unparsable URL', 'postgres://kg:abc/Zq9Secret@127.0.0.1:5432/test', 'Zq9Secret'],
+    [
+      'a libpq keyword/value string',
+      'host=127.0.0.1 port=5432 dbname=test user=postgres password=Zq9Secret',
+      'Zq9Secret',
+    ],
+    ['a quoted libpq password', "host=127.0.0.1 password='Zq9 Secret'", 'Zq9'],
+  ])('is refused up front, without the password, for %s', (_what, connectionString, secret) => {
+    listen();
+    let error: unknown;
+    try {
+      track(createDbProvider({ connectionString }));
+    } catch (e) {
+      error = e;
+    }
+    output.push(shown(error));
+
+    expect(error).toMatchObject({ code: 'KG_CONFIG_INVALID' });
+    expect(String(error)).toContain('"connectionString"');
+    expect(String(error)).toMatch(/percent-encode|keyword\/value/);
+    expect(providers).toHaveLength(0);
+    expectNoSecret([secret]);
+  });
+});
