@@ -34,6 +34,9 @@ export interface HttpProviderOptions {
   /**
    * Scheme, host and port every request goes to, e.g. `http://127.0.0.1:8080`. Required.
    * Credentials in it (`https://user:pass@host`) are sent as Basic auth and never shown.
+   * Reserved characters in them must be percent-encoded (`/` as `%2F`): an origin with an `@`
+   * after its host is refused, since the parser would read part of the password as the port
+   * and path and send requests to the user name as a host.
    */
   origin: string;
   /** Most sockets open to the origin at once. Default `8`. */

@@ -180,3 +180,31 @@ describe('secrets', () => {
     for (const secret of [TOKEN, PASSWORD, basic]) expect(text).not.toContain(secret);
   });
 });
+
+describe('an origin whose password holds an unencoded reserved character', () => {
+  // Each still parses as a URL, with the password in the port and path or fragment; the first
+  // would have sent requests to the host "bob".
+  it.each([
+    ['a "/"', 'http://bob:2024/Summer@127.0.0.1:5990', 'Summer'],
+    ['a "#"', 'http://bob:8080#Frag9@127.0.0.1:5990', 'Frag9'],
+    ['a "?"', 'https://bob:443?Zq9Secret@127.0.0.1', 'Zq9Secret'],
+    ['text that does not parse', 'http://bob:abc/Zq9Secret@127.0.0.1:5990', 'Zq9Secret'],
+  ])('is refused with its credentials masked: %s', (_what, origin, secret) => {
+    const events: string[] = [];
+    stop = subscribeAll((payload, name) => events.push(`${name} ${JSON.stringify(payload)}`));
+    let error: unknown;
+    try {
+      http = createHttpProvider({ origin });
+    } catch (e) {
+      error = e;
+    }
+
+    expect(error).toMatchObject({ code: 'KG_CONFIG_INVALID' });
+    expect(String(error)).toContain('"origin"');
+    expect(String(error)).toContain('percent-encode');
+    expect(String(error)).toContain('://***@127.0.0.1');
+    expect(http).toBeUndefined();
+    const text = [everything(error), ...events].join('\n');
+    for (const shown of [secret, 'bob']) expect(text).not.toContain(shown);
+  });
+});

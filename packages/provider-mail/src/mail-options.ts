@@ -25,6 +25,8 @@ export interface MailProviderOptions {
    * The SMTP server: `smtp://user:pass@host:port` (plain, STARTTLS when offered) or
    * `smtps://...` (TLS from the first byte). Port defaults to 25 / 465. Required.
    * User and password are URL-decoded, used for AUTH, and never shown anywhere.
+   * Reserved characters in them must be percent-encoded (`/` as `%2F`): a URL with an `@` after
+   * its host is refused, since the parser would read part of the password as the port and path.
    */
   url: string;
   /** Sender used when a message names none. */

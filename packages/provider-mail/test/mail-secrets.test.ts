@@ -162,3 +162,29 @@ describe('secrets', () => {
     for (const secret of [USER, PASSWORD, ENCODED, plain]) expect(text).not.toContain(secret);
   });
 });
+
+describe('an SMTP URL whose password holds an unencoded reserved character', () => {
+  it.each([
+    ['a "/"', 'smtp://bob:2024/Summer@127.0.0.1:2525', 'Summer'],
+    ['a "#"', 'smtps://bob:8080#Frag9@127.0.0.1:2525', 'Frag9'],
+    ['a "?"', 'smtp://bob:25?Zq9Secret@127.0.0.1', 'Zq9Secret'],
+    ['text that does not parse', 'smtp://bob:abc/Zq9Secret@127.0.0.1:2525', 'Zq9Secret'],
+  ])('is refused with its credentials masked: %s', (_what, url, secret) => {
+    const events: string[] = [];
+    stop = subscribeAll((payload, name) => events.push(`${name} ${JSON.stringify(payload)}`));
+    let error: unknown;
+    try {
+      mail = createMailProvider({ url });
+    } catch (e) {
+      error = e;
+    }
+
+    expect(error).toMatchObject({ code: 'KG_CONFIG_INVALID' });
+    expect(String(error)).toContain('"url"');
+    expect(String(error)).toContain('percent-encode');
+    expect(String(error)).toContain('://***@127.0.0.1');
+    expect(mail).toBeUndefined();
+    const text = [everything(error), ...events].join('\n');
+    for (const shown of [secret, 'bob']) expect(text).not.toContain(shown);
+  });
+});
