@@ -71,6 +71,18 @@ function checkCopyFormat(format: unknown): CopyFormat {
   );
 }
 
+/** `stream`'s `types` option: pg's `{ getTypeParser }` form, or undefined for pg's globals. */
+function checkTypes(types: unknown): pg.CustomTypesConfig | undefined {
+  if (types === undefined) return undefined;
+  const parsers = types as { getTypeParser?: unknown } | null;
+  if (typeof parsers?.getTypeParser !== 'function') {
+    throw new ConfigInvalidError(
+      'stream: option "types" must be an object with a getTypeParser function (pg\'s `types` form)',
+    );
+  }
+  return types as pg.CustomTypesConfig;
+}
+
 /**
  * Create a PostgreSQL provider on pg-pool. Options are checked here; no connection is made until
  * `open()` or the first acquire.
@@ -215,6 +227,7 @@ class PgProvider implements DbProvider {
   ): AsyncIterable<T[]> {
     const batchSize = checkInteger('stream', 'batchSize', options.batchSize, 1000, { min: 1 });
     const readOnly = checkBoolean('stream', 'readOnly', options.readOnly, true);
+    const types = checkTypes(options.types);
     const provider = this;
     return {
       async *[Symbol.asyncIterator]() {
@@ -224,6 +237,7 @@ class PgProvider implements DbProvider {
           params,
           batchSize,
           readOnly,
+          types,
           signal: options.signal,
           mapError: (error) => provider.#statementError(error),
           markBroken: (error) => provider.#tally.failed(provider.#stateOf(lease.resource), error),

@@ -11,6 +11,8 @@ export interface CursorRead {
   batchSize: number;
   /** Open the cursor's transaction `READ ONLY`, so the statement cannot change data. */
   readOnly: boolean;
+  /** Type parsers for this cursor's rows; pg's global ones when undefined. */
+  types: pg.CustomTypesConfig | undefined;
   signal: AbortSignal | undefined;
   /** Turns a driver failure into the error the caller sees. */
   mapError(error: unknown): unknown;
@@ -36,7 +38,8 @@ export async function* readCursor<T extends pg.QueryResultRow>(
   let state: CursorState = 'open';
   try {
     await client.query(read.readOnly ? 'BEGIN READ ONLY' : 'BEGIN');
-    cursor = client.query(new Cursor<T>(read.sql, read.params));
+    const config = read.types === undefined ? undefined : { types: read.types };
+    cursor = client.query(new Cursor<T>(read.sql, read.params, config));
     for (;;) {
       if (read.signal?.aborted) throw abortError(read.signal, 'stream');
       const batch = await readBatch(cursor, read, lost, (failure) => {

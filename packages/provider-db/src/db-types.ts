@@ -26,6 +26,18 @@ export interface DbStreamOptions extends DbCallOptions {
    * writing statement on purpose. Default `true`.
    */
   readOnly?: boolean;
+  /**
+   * How column text becomes values for this stream only, in pg's `types` form: an object whose
+   * `getTypeParser(oid, format)` returns the parser of a type oid. Default: pg's global parsers
+   * (`pg.types`). Use it to read a type differently without changing it for every other query in
+   * the process, e.g. keep `bytea` as PostgreSQL's `\x…` text instead of a `Buffer`.
+   *
+   * @example
+   * const types = { getTypeParser: (oid: number, format?: 'text' | 'binary') =>
+   *   oid === 17 ? (text: string) => text : pg.types.getTypeParser(oid, format) };
+   * for await (const rows of db.stream('SELECT data FROM files', [], { types })) { ... }
+   */
+  types?: pg.CustomTypesConfig;
 }
 
 /** Options of {@link DbProvider.copyOut}. */

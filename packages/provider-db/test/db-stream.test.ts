@@ -1,6 +1,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { AbortedError } from '@kaygraph/core';
+import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createDbProvider, DbError, type DbProvider } from '../src/index.js';
 import { type PgTarget, startTarget, testAppName, until } from './pg-target.js';
@@ -153,5 +154,31 @@ describe('stream', () => {
     const batches: unknown[] = [];
     for await (const rows of stream) batches.push(rows);
     expect(batches).toEqual([[{ '?column?': 1 }]]);
+  });
+});
+
+describe('stream types', () => {
+  it('parses columns with the stream\'s own type parsers, leaving pg\'s global ones alone', async () => {
+    const sql = "SELECT '\\xdead'::bytea AS data, 'NaN'::float8 AS nan, 1.5::float8 AS x";
+    const keepText = (oid: number, format?: 'text' | 'binary') =>
+      oid === 17 || oid === 701 ? (text: string) => text : pg.types.getTypeParser(oid, format);
+    const own: Record<string, unknown>[] = [];
+    for await (const batch of db.stream(sql, [], { types: { getTypeParser: keepText } })) {
+      own.push(...batch);
+    }
+    expect(own).toEqual([{ data: '\\xdead', nan: 'NaN', x: '1.5' }]);
+
+    const global: Record<string, unknown>[] = [];
+    for await (const batch of db.stream(sql)) global.push(...batch);
+    expect(Buffer.isBuffer(global[0]!.data)).toBe(true);
+    expect(global[0]!.nan).toBeNaN();
+    expect(global[0]!.x).toBe(1.5);
+  });
+
+  it('refuses types without a getTypeParser function', () => {
+    const bad = { getTypeParser: 'no' } as unknown as pg.CustomTypesConfig;
+    expect(() => db.stream('SELECT 1', [], { types: bad })).toThrow(
+      expect.objectContaining({ code: 'KG_CONFIG_INVALID' }),
+    );
   });
 });
