@@ -1,4 +1,5 @@
 import type { LeaseOwner } from '@kaygraph/core';
+import type pg from 'pg';
 import { pause } from './pause.js';
 import {
   type DbSource,
@@ -13,6 +14,8 @@ export interface ResumableReadOptions {
   batchSize: number;
   signal: AbortSignal;
   owner?: LeaseOwner;
+  /** Type parsers for the rows; pg's global ones when undefined. */
+  types?: pg.CustomTypesConfig;
   /** True for failures worth another try: a dropped connection, a terminated backend. */
   isTransient: (error: unknown) => boolean;
   /** Tries in a row that may fail without delivering a row before the read gives up. Default 8. */
@@ -47,6 +50,7 @@ export async function* readRows(
         readOnly: true,
         signal: options.signal,
         ...(options.owner ? { owner: options.owner } : {}),
+        ...(options.types ? { types: options.types } : {}),
       });
       for await (const batch of batches) {
         if (batch.length === 0) continue;

@@ -4,6 +4,7 @@ import { CopyLines } from '../copy-lines.js';
 import { type ReadPlan, planRead } from '../db-source.js';
 import { isTransientDbError, retryTransient } from '../db-retry.js';
 import type { ExportShared, Pipeline } from '../export-shared.js';
+import { NDJSON_TYPES } from '../ndjson-types.js';
 import type { ExportSource } from '../options.js';
 import { readRows } from '../resumable-read.js';
 import { RowCursor } from '../row-cursor.js';
@@ -62,6 +63,8 @@ export class DatabaseReaderNode extends Node<ExportShared, ReaderInput, ReadPlan
       signal: pipeline.signal,
       owner: ctx.owner,
       isTransient: isTransientDbError,
+      // Values JSON would turn into null or a Buffer object come as PostgreSQL's text instead.
+      types: NDJSON_TYPES,
     });
     const rows = new RowCursor(batches, (count) => {
       shared.counters.rowsRead += count;
