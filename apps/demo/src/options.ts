@@ -1,4 +1,4 @@
-import { redactUrl } from '@kaygraph/core';
+import { redactUrl, urlTextProblem } from '@kaygraph/core';
 import { Command, CommanderError, Option } from 'commander';
 import type { ChunkFormat } from './chunk-encodings.js';
 import { UsageError } from './demo-errors.js';
@@ -186,13 +186,17 @@ const DB_PROTOCOLS = ['postgres:', 'postgresql:'];
 const API_PROTOCOLS = ['http:', 'https:'];
 const SMTP_PROTOCOLS = ['smtp:', 'smtps:'];
 
+/**
+ * A service URL, checked before anything connects. Text that does not parse, or has an `@` after
+ * its host (a user name or password with an unencoded `/`, `?` or `#`, which the parser would
+ * split into port and path), is refused with its credentials masked and the fix named.
+ */
 function serviceUrl(flag: string, value: string, protocols: readonly string[]): string {
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    throw new UsageError(`${flag} is not a valid URL: ${JSON.stringify(maskUrl(value))}`);
+  const problem = urlTextProblem(value);
+  if (problem !== undefined) {
+    throw new UsageError(`${flag} ${problem}: ${JSON.stringify(maskUrl(value))}`);
   }
+  const url = new URL(value);
   const wanted = protocols.map((p) => `${p}//`).join(' or ');
   if (!protocols.includes(url.protocol)) {
     throw new UsageError(
@@ -218,16 +222,13 @@ function uploadUrl(value: string): string {
 }
 
 /**
- * A URL as it may be shown: the password masked. For text that does not even parse, everything
- * between `//` and the last `@` is masked, since the password could be anywhere in there.
+ * A URL as it may be shown: the password masked. For text that does not parse or has an `@`
+ * after its host, everything between `scheme://` and the last `@` is masked, since the password
+ * could be anywhere in there; text that is no URL at all (a libpq `host=… password=…` string)
+ * has its `password=` value masked.
  */
 export function maskUrl(value: string): string {
-  try {
-    new URL(value);
-    return redactUrl(value);
-  } catch {
-    return value.replace(/\/\/.*@/, '//***@');
-  }
+  return redactUrl(value);
 }
 
 function token(value: string): string {
