@@ -137,7 +137,7 @@ export function resolveDbOptions(input: unknown): ResolvedDbOptions {
   const options = checkObject(where, input);
   rejectUnknownKeys(where, options, knownKeys);
   const connection = resolveConnection(options);
-  const passwords = [connection.password, passwordOf(connection.connectionString)];
+  const passwords = [connection.password, ...passwordsOf(connection.connectionString)];
   const ssl = checkSsl(options.ssl);
   const statementTimeoutMs = options.statementTimeoutMs;
 
@@ -271,10 +271,22 @@ function tlsOf(
   return { enabled: true, verify: ssl === true || ssl.rejectUnauthorized !== false };
 }
 
-function passwordOf(connectionString: string | undefined): string | undefined {
-  if (connectionString === undefined) return undefined;
-  const password = new URL(connectionString).password;
-  return password === '' ? undefined : decodeURIComponent(password);
+// pg takes the password from the userinfo or, failing that, from a `password` query parameter;
+// both spellings of each (as written and decoded) are masked.
+function passwordsOf(connectionString: string | undefined): string[] {
+  if (connectionString === undefined) return [];
+  const url = new URL(connectionString);
+  const query = url.searchParams.get('password') ?? '';
+  const written = /[?&]password=([^&#]*)/.exec(url.search)?.[1] ?? '';
+  return [url.password, decodeComponent(url.password), query, written].filter((p) => p.length > 0);
+}
+
+function decodeComponent(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
 }
 
 // The same defaults pg applies, so messages and describe() name the server pg really dials.

@@ -117,6 +117,19 @@ describe('passwords', () => {
     expectNoSecret([PASSWORD, encodeURIComponent(PASSWORD)]);
   });
 
+  it('stay out when given as the password query parameter', async () => {
+    listen();
+    const url = `postgres://kg@127.0.0.1:${echo.port}/orders?password=${encodeURIComponent(PASSWORD)}`;
+    const db = track(createDbProvider({ connectionString: url, max: 1 }));
+
+    await failure(db.query('SELECT 1'));
+    await describeAndClose(db);
+
+    expect(echo.received).toContain(PASSWORD);
+    expect(output.join('\n')).toContain('password authentication failed');
+    expectNoSecret([PASSWORD, encodeURIComponent(PASSWORD)]);
+  });
+
   it('stay out when given as the password option', async () => {
     listen();
     const db = track(
