@@ -83,7 +83,7 @@ export class PreparedRequest {
    * succeeds cost more than all the rest of preparing it.
    */
   get url(): string {
-    this.#url ??= redactUrl(`${this.origin}${this.path}`);
+    this.#url ??= maskedUrl(this.origin, this.path);
     return this.#url;
   }
 
@@ -100,6 +100,21 @@ export class PreparedRequest {
 
 // The query names whose values `redactUrl` masks in a URL.
 const SECRET_QUERY_NAME = /pass|secret|token|key|auth/i;
+
+/**
+ * Origin and path with token-like query values masked, as `redactUrl` does. The origin never
+ * holds credentials (they became a header), so an `@` in the path (`/@scope/pkg`) is only a
+ * path, not the end of a password `redactUrl` would have to mask everything before.
+ */
+function maskedUrl(origin: string, path: string): string {
+  const text = `${origin}${path}`;
+  if (!URL.canParse(text)) return redactUrl(text);
+  const url = new URL(text);
+  for (const key of [...url.searchParams.keys()]) {
+    if (SECRET_QUERY_NAME.test(key)) url.searchParams.set(key, '***');
+  }
+  return url.toString();
+}
 
 /** Values of token-like query parameters in a path, both as sent and decoded. */
 function querySecrets(path: string): string[] {

@@ -125,6 +125,18 @@ describe('secrets', () => {
     expect([everything(error), ...events].join('\n')).not.toContain(TOKEN);
   });
 
+  it('show a path with an "@" in it as it is, the query token still masked', async () => {
+    server = await startServer((_req, res) => res.writeHead(404).end('no such package'));
+    http = createHttpProvider({ origin: server.origin, retry: { maxRetries: 0 } });
+
+    const error = await http
+      .request({ path: `/@scope/pkg?token=${TOKEN}` })
+      .catch((e: unknown) => e);
+
+    expect((error as { url?: string }).url).toBe(`${server.origin}/@scope/pkg?token=***`);
+    expect(everything(error)).not.toContain(TOKEN);
+  });
+
   it('keep every credential out of refused connects, timeouts, aborts and shutdown', async () => {
     server = await leakyServer();
     const events: string[] = [];
