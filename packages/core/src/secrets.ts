@@ -16,8 +16,10 @@ const MASK = '***';
 // schemes, taken here for every scheme so more is masked, never less), and the rest.
 const URL_PARTS = /^([a-z][a-z0-9+.-]*:\/\/)([^/?#\\]*)(.*)$/is;
 
-// A URL-looking token in free text: up to whitespace, a quote or an angle bracket.
-const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'`<>]*/gi;
+// A URL-looking token in free text: up to whitespace, a quote or an angle bracket. `file:` URLs
+// are left out: they cannot hold credentials, and the ones in ESM stack traces often have an `@`
+// in their path (`.pnpm/pg@8.16.3/…`).
+const URL_IN_TEXT = /\b(?!file:)[a-z][a-z0-9+.-]*:\/\/[^\s"'`<>]*/gi;
 
 /**
  * Whether `text` starts like a URL and has an `@` after its authority (in the path, query or
@@ -26,7 +28,7 @@ const URL_IN_TEXT = /\b[a-z][a-z0-9+.-]*:\/\/[^\s"'`<>]*/gi;
  */
 export function hasAtAfterAuthority(text: string): boolean {
   const parts = URL_PARTS.exec(text);
-  return parts !== null && parts[3]!.includes('@');
+  return parts !== null && parts[3]!.includes('@') && parts[1]!.toLowerCase() !== 'file://';
 }
 
 /**

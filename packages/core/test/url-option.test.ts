@@ -107,6 +107,12 @@ describe('a URL whose password holds an unencoded reserved character', () => {
     expect(rejection('https://user:pw@example.test:8443')).toBeUndefined();
   });
 
+  it('leaves file: URLs of a stack trace alone, which cannot hold credentials', () => {
+    const line = 'at x (file:///w/node_modules/.pnpm/pg@8.16.3/node_modules/pg/lib/client.js:9:5)';
+
+    expect(redactText(line)).toBe(line);
+  });
+
   it('masks the whole password when it holds an unencoded "@"', () => {
     expect(redactText('at http://bob:p@ss@db.test/x')).toBe('at http://bob:***@db.test/x');
   });
