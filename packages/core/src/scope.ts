@@ -81,6 +81,13 @@ export const watchScopeAbort: unique symbol = Symbol('kaygraph.watchScopeAbort')
 export const closeScope: unique symbol = Symbol('kaygraph.closeScope');
 
 /**
+ * @internal True when closing the scope would undo nothing: no acquire in flight, and no cleanup,
+ * open child or lease still out. For the graph runtime, which closes the scope of an `exec`
+ * attempt that succeeded at once when it holds nothing; not part of the public API.
+ */
+export const scopeIdle: unique symbol = Symbol('kaygraph.scopeIdle');
+
+/**
  * @internal Abort the scope with a reason, as if a signal it follows had aborted. For the graph
  * runtime, which listens to the run's signal itself (see `Graph.run`); not part of the public API.
  */
@@ -202,6 +209,15 @@ export class Scope implements AsyncDisposable {
   }
 
 
+  /** @internal See `scopeIdle`. */
+  [scopeIdle](): boolean {
+    if (this.#pending !== undefined && this.#pending.size > 0) return false;
+    for (const entry of this.#entries ?? []) {
+      if (!(entry instanceof LeaseRecord && entry.lease.returned)) return false;
+    }
+    return true;
+  }
+
   /** @internal See `watchScopeAbort`. */
   [watchScopeAbort](listener: (reason: unknown) => void): () => void {
     this.#hook();
@@ -285,9 +301,10 @@ export class Scope implements AsyncDisposable {
   }
 
   /**
-   * End the scope: abort its signal, wait for acquires in flight, then close child scopes, run
-   * deferred cleanups and return leases still out (reported as leaks; released after a clean
-   * end, destroyed when `error` is given), all in reverse order of registration. Every step runs
+   * End the scope: abort its signal, wait for acquires in flight, then close child scopes (with
+   * the same `error`), run deferred cleanups and return leases still out (reported as leaks;
+   * released after a clean end, destroyed when `error` is given), all in reverse order of
+   * registration. Every step runs
    * even if an earlier one fails. Pass the error the work failed with, if any: when a
    * cleanup also fails, the returned promise rejects with a `CleanupError` that keeps both (its
    * `error` is the cleanup failure, or an AggregateError of several). Without an in-flight error,
@@ -314,7 +331,12 @@ export class Scope implements AsyncDisposable {
     return this.close();
   }
 
-  #close(inFlight: unknown): Promise<void> {
+  /**
+   * `wrap`: whether cleanup failures after `inFlight` come wrapped in a `CleanupError` with it. A
+   * child closed by its parent does not wrap them: the parent wraps what all its entries failed
+   * with once.
+   */
+  #close(inFlight: unknown, wrap = true): Promise<void> {
     this.#abortOnClose(inFlight);
     // Taken away, not copied: children closing later find nothing left to remove themselves from.
     const entries = this.#entries ?? [];
@@ -324,10 +346,10 @@ export class Scope implements AsyncDisposable {
       this.#leaveParent();
       return closedWithNothingToDo;
     }
-    return this.#undo(entries, inFlight);
+    return this.#undo(entries, inFlight, wrap);
   }
 
-  async #undo(entries: Entry[], inFlight: unknown): Promise<void> {
+  async #undo(entries: Entry[], inFlight: unknown, wrap: boolean): Promise<void> {
     if (this.#pending !== undefined && this.#pending.size > 0) await Promise.all(this.#pending);
 
     const failures: unknown[] = [];
@@ -339,7 +361,7 @@ export class Scope implements AsyncDisposable {
       }
     }
     this.#leaveParent();
-    throwFailures(failures, inFlight, `scope "${this.name}" cleanup failed`);
+    throwFailures(failures, wrap ? inFlight : undefined, `scope "${this.name}" cleanup failed`);
   }
 
   #addEntry(entry: Entry): void {
@@ -349,7 +371,12 @@ export class Scope implements AsyncDisposable {
 
   #finalize(entry: Entry, inFlight: unknown): Promise<unknown> {
     if (typeof entry === 'function') return attempt(entry);
-    if (entry instanceof Scope) return entry.close();
+    if (entry instanceof Scope) {
+      // A child still open when its parent closes ends the same way: after a failure, its leases
+      // are destroyed too.
+      entry.#closing ??= entry.#close(inFlight, false);
+      return entry.#closing;
+    }
     if (entry.lease.returned) return Promise.resolve();
     this.#reportLeak(entry.lease, entry.provider, entry.borrower);
     // After a failure the resource may be mid-operation (a connection inside a transaction, a

@@ -303,6 +303,53 @@ describe('Scope children', () => {
     expect(order).toEqual(['early', 'late']);
     expect(late.signal.aborted).toBe(true);
   });
+
+  it('closes an open child with its own error, so the child destroys its leases', async () => {
+    const provider = new TestProvider({ max: 2 });
+    const resources = new ResourcePool().add(provider);
+    const parent = resources.scope('node');
+    const child = parent.child('attempt');
+    const failure = new Error('post failed');
+    const childLease = await child.acquire<{ id: number }>('test');
+    const parentLease = await parent.acquire<{ id: number }>('test');
+
+    await parent.close(failure);
+
+    expect(provider.returns).toEqual([
+      `destroy:${parentLease.resource.id}`,
+      `destroy:${childLease.resource.id}`,
+    ]);
+    expect(AbortedError.isInstance(child.signal.reason)).toBe(true);
+  });
+
+  it('releases the leases of a child that closed cleanly before its parent failed', async () => {
+    const provider = new TestProvider({ max: 1 });
+    const parent = new ResourcePool().add(provider).scope('node');
+    const child = parent.child('attempt');
+    const lease = await child.acquire<{ id: number }>('test');
+
+    await child.close();
+    await parent.close(new Error('later failure'));
+
+    expect(provider.returns).toEqual([`release:${lease.resource.id}`]);
+  });
+
+  it("wraps a child's cleanup failure with the parent's error once", async () => {
+    const parent = new Scope('node');
+    const child = parent.child('attempt');
+    const failure = new Error('exec failed');
+    const broken = new Error('cleanup broke');
+    child.defer(() => {
+      throw broken;
+    });
+
+    const closing = parent.close(failure);
+
+    await expect(closing).rejects.toBeInstanceOf(CleanupError);
+    const error = (await closing.catch((e: unknown) => e)) as CleanupError;
+    expect(error.error).toBe(broken);
+    expect(error.suppressed).toBe(failure);
+  });
 });
 
 describe('Scope leases', () => {
