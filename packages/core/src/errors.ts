@@ -93,6 +93,23 @@ export class NodeTimeoutError extends KayGraphError {
   static override readonly code = 'KG_NODE_TIMEOUT';
 }
 
+/**
+ * Every `exec` attempt of a node failed, not all in the same way: `errors` holds each attempt's
+ * error in order, and `cause` is the last. (When every attempt failed with the same kind of
+ * error, the same class and `code`, the node fails with the last one as it is.)
+ */
+export class RetryExhaustedError extends KayGraphError {
+  static override readonly code = 'KG_RETRY_EXHAUSTED';
+
+  /** The error of each attempt, first attempt first. */
+  readonly errors: readonly unknown[];
+
+  constructor(message: string, errors: readonly unknown[]) {
+    super(message, { cause: errors[errors.length - 1] });
+    this.errors = errors;
+  }
+}
+
 /** A named provider is not registered in the resource pool. */
 export class ProviderNotFoundError extends KayGraphError {
   static override readonly code = 'KG_PROVIDER_NOT_FOUND';

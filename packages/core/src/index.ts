@@ -14,6 +14,7 @@ export {
   PoolClosedError,
   ProviderNotFoundError,
   ResourceError,
+  RetryExhaustedError,
   RouteNotFoundError,
   abortError,
   combineErrors,

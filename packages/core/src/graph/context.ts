@@ -1,7 +1,7 @@
 import type { LeaseOwner } from '../events.js';
 import type { Lease, ProviderAcquireOptions } from '../resource.js';
 import type { ResourcePool } from '../resource-pool.js';
-import type { Scope } from '../scope.js';
+import { Scope, closeScope, scopeAborted, scopeIdle } from '../scope.js';
 import { linkSignals } from '../signals.js';
 
 /**
@@ -21,7 +21,11 @@ export interface NodeContext<Shared = unknown> {
    * of a parallel batch fails, and when the node's scope closes. Pass it to everything that waits.
    */
   readonly signal: AbortSignal;
-  /** The node execution's scope: `defer` cleanups here; leases taken through it cannot leak. */
+  /**
+   * The node execution's scope: `defer` cleanups here; leases taken through it cannot leak. In
+   * `exec` of a node that retries or has an `execFallback`, the scope of the attempt: see
+   * `Node.exec`.
+   */
   readonly scope: Scope;
   /** The run's providers (an empty pool when the run was started without one). */
   readonly resources: ResourcePool;
@@ -32,8 +36,8 @@ export interface NodeContext<Shared = unknown> {
   /** The `params` given to `graph.run` (empty object when none). */
   readonly params: Readonly<Record<string, unknown>>;
   /**
-   * Borrow from a provider through the node's scope, cancelled by `signal`. A lease not returned
-   * by the end of the node is released and reported as a leak.
+   * Borrow from a provider through `scope`, cancelled by `signal`. A lease not returned by the end
+   * of the node (or of a failed `exec` attempt) is returned and reported as a leak.
    */
   acquire<R = unknown>(providerName: string, options?: ProviderAcquireOptions): Promise<Lease<R>>;
 }
@@ -48,10 +52,13 @@ export interface ContextRun<Shared> {
 
 /**
  * @internal Where a context finds its scope: the node execution, which opens it on first use,
- * and can tell whether the node is aborted without opening it.
+ * and can tell whether the node is aborted without opening it; or an `exec` attempt's
+ * `AttemptScope`.
  */
 export interface ScopeHolder {
   readonly scope: Scope;
+  /** The signal of contexts that have no narrower one. */
+  readonly signal: AbortSignal;
   aborted(): boolean;
 }
 
@@ -93,7 +100,7 @@ export class RunContext<Shared = unknown> implements NodeContext<Shared> {
   }
 
   get signal(): AbortSignal {
-    return this.#signal ?? this.#holder.scope.signal;
+    return this.#signal ?? this.#holder.signal;
   }
 
   get owner(): LeaseOwner {
@@ -120,10 +127,17 @@ export class RunContext<Shared = unknown> implements NodeContext<Shared> {
     signal?: AbortSignal,
   ): RunContext<Shared> {
     if (!(ctx instanceof RunContext)) {
-      const holder = { scope: ctx.scope, aborted: () => ctx.signal.aborted };
-      return new RunContext(ctx, ctx.node, holder, attempt, signal ?? ctx.signal);
+      return new RunContext(ctx, ctx.node, foreignHolder(ctx), attempt, signal ?? ctx.signal);
     }
     return new RunContext(ctx, ctx.node, ctx.#holder, attempt, signal ?? ctx.#signal);
+  }
+
+  /** @internal The context of `exec` attempt `attempt`, with a scope of its own. */
+  static openAttempt<Shared>(ctx: NodeContext<Shared>, attempt: number): AttemptScope<Shared> {
+    if (!(ctx instanceof RunContext)) {
+      return new AttemptScope(ctx, foreignHolder(ctx), attempt, ctx.signal);
+    }
+    return new AttemptScope(ctx, ctx.#holder, attempt, ctx.#signal);
   }
 
   /** Whether `ctx.signal` is aborted, without creating a scope or a signal to find out. */
@@ -132,4 +146,100 @@ export class RunContext<Shared = unknown> implements NodeContext<Shared> {
     const signal = ctx.#signal;
     return signal === undefined ? ctx.#holder.aborted() : signal.aborted;
   }
+}
+
+/** A holder for a context the runtime did not make (a user calling a node's methods directly). */
+function foreignHolder(ctx: NodeContext<unknown>): ScopeHolder {
+  return {
+    get scope() {
+      return ctx.scope;
+    },
+    get signal() {
+      return ctx.signal;
+    },
+    aborted: () => ctx.signal.aborted,
+  };
+}
+
+/**
+ * @internal The scope of one `exec` attempt of a node that retries or has a fallback: a child of
+ * the node's scope, opened when the attempt first reads `ctx.scope` or `ctx.owner` or borrows.
+ * `ctx.signal` stays the node's (or the batch item's), so work an attempt hands on is not cut
+ * short when the attempt's scope closes.
+ *
+ * - `fail(error)`: the attempt failed. Its scope closes with the error: leases still out are
+ *   destroyed (the attempt may have broken them), its cleanups run, and a retry can borrow again.
+ * - `succeed()`: the attempt's result stands. A scope that still holds something (a lease, a
+ *   cleanup, a child) stays open and closes with the node's, so what exec hands to `post` stays
+ *   usable; one that holds nothing is closed now, so a batch of many items does not collect one
+ *   per item. From then on, the context uses the node's scope.
+ */
+export class AttemptScope<Shared> implements ScopeHolder {
+  /** The attempt's context, for `exec`. */
+  readonly ctx: RunContext<Shared>;
+  readonly #parent: ScopeHolder;
+  readonly #name: string;
+  #scope: Scope | undefined;
+  #ended: 'failed' | 'succeeded' | undefined;
+
+  constructor(
+    run: ContextRun<Shared> & { readonly node: string },
+    parent: ScopeHolder,
+    attempt: number,
+    signal: AbortSignal | undefined,
+  ) {
+    this.#parent = parent;
+    this.#name = `${run.node} attempt ${attempt}`;
+    this.ctx = new RunContext(run, run.node, this, attempt, signal);
+  }
+
+  get scope(): Scope {
+    if (this.#scope !== undefined) return this.#scope;
+    const parent = this.#parent.scope;
+    if (this.#ended === 'succeeded') return parent;
+    // A context kept past a failed attempt, or past the node, gets a closed scope.
+    const gone = this.#ended === 'failed' || parent.closed;
+    this.#scope = gone ? closed(parent, this.#name) : parent.child(this.#name);
+    return this.#scope;
+  }
+
+  get signal(): AbortSignal {
+    return this.#parent.signal;
+  }
+
+  aborted(): boolean {
+    const scope = this.#scope;
+    return scope === undefined ? this.#parent.aborted() : scope[scopeAborted]();
+  }
+
+  /**
+   * The attempt failed with `error`: close its scope with it. Returns the closing, or undefined
+   * when the scope was never opened or closed with nothing to do; the closing rejects with a
+   * `CleanupError` that keeps `error` when a cleanup failed too.
+   */
+  fail(error: unknown): Promise<void> | undefined {
+    this.#ended = 'failed';
+    return this.#scope?.[closeScope](error);
+  }
+
+  /** The attempt succeeded; see the class. */
+  succeed(): void {
+    this.#ended = 'succeeded';
+    const scope = this.#scope;
+    if (scope === undefined || scope.closed || !scope[scopeIdle]()) return;
+    this.#scope = undefined;
+    // Nothing to undo, so nothing can fail.
+    scope.close().catch(noop);
+  }
+}
+
+function noop(): void {}
+
+/** A closed scope named `name`, with the owner a child of `parent` would have. */
+function closed(parent: Scope, name: string): Scope {
+  const owner: LeaseOwner = Object.assign({}, parent.owner);
+  owner.scope = name;
+  const scope = new Scope(name, { owner });
+  void scope.close();
+  return scope;
 }

@@ -1,4 +1,4 @@
-import { ConfigInvalidError, abortError } from '../errors.js';
+import { ConfigInvalidError, RetryExhaustedError, abortError, describe } from '../errors.js';
 import {
   checkInteger,
   checkObject,
@@ -7,7 +7,7 @@ import {
   rejectUnknownKeys,
 } from '../validate.js';
 import { attempt, isPromiseLike, sleep } from '../signals.js';
-import { type NodeContext, RunContext } from './context.js';
+import { type AttemptScope, type NodeContext, RunContext } from './context.js';
 import type { RunState } from './run-node.js';
 
 /** Options every node takes. */
@@ -16,7 +16,8 @@ export interface NodeOptions {
   name?: string;
   /**
    * Extra `exec` attempts after the first one fails, so `maxRetries: 2` means at most three
-   * attempts. Only `exec` is retried; `prep` and `post` run once. Default 0.
+   * attempts. Only `exec` is retried; `prep` and `post` run once. A failed attempt's leases are
+   * destroyed and its cleanups run before the next attempt (see `Node.exec`). Default 0.
    */
   maxRetries?: number;
   /** Wait between `exec` attempts, in ms; the wait ends early if the node is aborted. Default 0. */
@@ -107,12 +108,32 @@ export class Node<
     return undefined as PrepResult;
   }
 
-  /** Do the work. Retried up to `maxRetries` times; should not touch the shared store. */
+  /**
+   * Do the work. Retried up to `maxRetries` times; should not touch the shared store.
+   *
+   * In a node that retries or has an `execFallback`, each attempt borrows through a scope of its
+   * own (`ctx.scope`, a child of the node's; `ctx.signal` is still the node's). When an attempt
+   * fails, that scope closes with the error before the retry wait: the leases the attempt still
+   * holds are destroyed rather than put back (it failed while holding them, so they may be
+   * broken) and reported as leaks, and what it deferred runs. So the next attempt can borrow
+   * again, even from a pool of one. A successful attempt's leases and cleanups stay until the node
+   * ends, like those of any phase, so a lease (or a stream over one) that `exec` returns is still
+   * usable in `post`. A node with one attempt and no fallback has no attempt scope: `exec` uses
+   * the node's.
+   *
+   * When every attempt failed the same way (errors of the same class and `code`), the node fails
+   * with the last attempt's error; when they differ, with a `RetryExhaustedError` whose `errors`
+   * holds each attempt's error, first attempt first.
+   */
   exec(_input: ExecInput, _ctx: NodeContext<Shared>): ExecOutput | Promise<ExecOutput> {
     return undefined as ExecOutput;
   }
 
-  /** Runs when the last `exec` attempt failed; its result stands in for exec's. Default: rethrow. */
+  /**
+   * Runs when the last `exec` attempt failed, after that attempt's scope has closed; its result
+   * stands in for exec's. `error` is what the node would fail with (see `exec`), and `ctx.scope`
+   * the node's, so what it borrows stays until the node ends. Default: rethrow.
+   */
   execFallback(
     _input: ExecInput,
     error: unknown,
@@ -190,14 +211,14 @@ export class Node<
       return execWithRetry(this, input as unknown as ExecInput, ctx, true);
     }
 
-    // One attempt and no fallback: a promise from `exec` is the phase's result as it is. The
-    // runtime races it against the abort, so work that fails because it was cancelled is reported
-    // as the cancellation, as `retryExec` would, without an async function and an await more.
-    const attemptCtx = RunContext.forAttempt(ctx, 1);
+    // One attempt and no fallback: nothing needs freeing before another step, so the attempt
+    // uses the node's scope. A promise from `exec` is the phase's result as it is: the runtime
+    // races it against the abort, so work that fails because it was cancelled is reported as the
+    // cancellation, without an async function and an await more.
     try {
-      return this.exec(input as unknown as ExecInput, attemptCtx);
+      return this.exec(input as unknown as ExecInput, RunContext.forAttempt(ctx, 1));
     } catch (error) {
-      return retryExec(this, input as unknown as ExecInput, ctx, { attemptNo: 1, attemptCtx, error });
+      throw attemptError(this, ctx, error);
     }
   }
 }
@@ -209,6 +230,10 @@ const rethrow = Node.prototype.execFallback;
  * Call `exec` until it succeeds or `maxRetries` extra attempts are spent, then `execFallback`.
  * The attempt count is a local of this call, so concurrent runs and parallel batch items each
  * count their own. An abort ends it at once, without fallback.
+ *
+ * Each attempt of a node that retries or has a fallback gets a scope of its own (see
+ * `AttemptScope`), closed with the error as soon as the attempt fails, before the retry wait
+ * and before the fallback. A node with one attempt and no fallback uses `ctx`'s scope.
  *
  * A first attempt that returns (or throws) synchronously is settled synchronously, so the common
  * case costs no promise; anything asynchronous continues in `retryExec`. `abortChecked` skips the
@@ -223,52 +248,121 @@ export function execWithRetry<Shared, Input, Output>(
   if (!abortChecked && RunContext.aborted(ctx)) {
     throw abortError(ctx.signal, `node "${node.name}"`);
   }
-  const attemptCtx = RunContext.forAttempt(ctx, 1);
+  if (node.maxRetries === 0 && node.execFallback === rethrow) {
+    let output: Output | PromiseLike<Output>;
+    try {
+      output = node.exec(input, RunContext.forAttempt(ctx, 1));
+    } catch (error) {
+      throw attemptError(node, ctx, error);
+    }
+    return isPromiseLike(output) ? onlyAttempt(node, ctx, output) : output;
+  }
+
+  const first = RunContext.openAttempt(ctx, 1);
   let output: Output | PromiseLike<Output>;
   try {
-    output = node.exec(input, attemptCtx);
+    output = node.exec(input, first.ctx);
   } catch (error) {
-    return retryExec(node, input, ctx, { attemptNo: 1, attemptCtx, error });
+    return retryExec(node, input, ctx, first, { error });
   }
-  if (!isPromiseLike(output)) return output;
-  return retryExec(node, input, ctx, { attemptNo: 1, attemptCtx, running: output });
+  if (isPromiseLike(output)) return retryExec(node, input, ctx, first, { running: output });
+  first.succeed();
+  return output;
 }
 
-/** Where `retryExec` picks up: the attempt that threw, or the one still running. */
-interface AttemptState<Shared, Output> {
-  attemptNo: number;
-  attemptCtx: NodeContext<Shared>;
-  error?: unknown;
-  running?: PromiseLike<Output>;
+/** The error an attempt failed with, or the abort when the node was aborted meanwhile. */
+function attemptError(node: Node, ctx: NodeContext<unknown>, error: unknown): unknown {
+  // Work that failed because it was cancelled is reported as the cancellation itself.
+  return RunContext.aborted(ctx) ? abortError(ctx.signal, `node "${node.name}"`) : error;
 }
+
+/** The one attempt of a batch item with no retries and no fallback, still running. */
+async function onlyAttempt<Output>(
+  node: Node,
+  ctx: NodeContext<unknown>,
+  running: PromiseLike<Output>,
+): Promise<Output> {
+  try {
+    return await running;
+  } catch (error) {
+    throw attemptError(node, ctx, error);
+  }
+}
+
+/** How the attempt `retryExec` picks up ended so far: it threw, or it is still running. */
+type AttemptStart<Output> = { error: unknown; running?: never } | { running: PromiseLike<Output> };
 
 async function retryExec<Shared, Input, Output>(
   node: Node<Shared, unknown, unknown, Input, Output>,
   input: Input,
   ctx: NodeContext<Shared>,
-  state: AttemptState<Shared, Output>,
+  first: AttemptScope<Shared>,
+  start: AttemptStart<Output>,
 ): Promise<Output> {
   const what = `node "${node.name}"`;
-  let { attemptNo, attemptCtx, error } = state;
-  let running = state.running;
+  const errors: unknown[] = [];
+  let current = first;
+  let running = start.running;
+  let error = 'error' in start ? start.error : undefined;
   for (;;) {
     if (running !== undefined) {
       try {
-        return await running;
+        const output = await running;
+        current.succeed();
+        return output;
       } catch (failure) {
         error = failure;
       }
     }
-    // Work that failed because it was cancelled is reported as the cancellation itself.
+
+    // Before anything else, what the attempt still holds is destroyed and its cleanups run, so
+    // that the next attempt, or the fallback, can borrow again.
+    const closing = current.fail(error);
+    if (closing !== undefined) {
+      try {
+        await closing;
+      } catch (failure) {
+        // A `CleanupError` that keeps the attempt's error.
+        error = failure;
+      }
+    }
     if (RunContext.aborted(ctx)) throw abortError(ctx.signal, what);
-    if (attemptNo > node.maxRetries) {
-      return await attempt(() => node.execFallback(input, error, attemptCtx));
+    errors.push(error);
+    if (errors.length > node.maxRetries) {
+      const fallbackCtx = RunContext.forAttempt(ctx, errors.length);
+      const final = finalError(what, errors);
+      return await attempt(() => node.execFallback(input, final, fallbackCtx));
     }
     await sleep(node.retryDelayMs, ctx.signal, `${what} retry wait`);
 
-    attemptNo++;
     if (RunContext.aborted(ctx)) throw abortError(ctx.signal, what);
-    attemptCtx = RunContext.forAttempt(ctx, attemptNo);
+    current = RunContext.openAttempt(ctx, errors.length + 1);
+    const attemptCtx = current.ctx;
     running = attempt(() => node.exec(input, attemptCtx));
   }
+}
+
+/**
+ * What a node whose every attempt failed fails with: the last attempt's error when all failed
+ * with the same kind of error, a `RetryExhaustedError` holding each otherwise, so that an
+ * earlier failure is not hidden by a different later one (a retry that timed out waiting for a
+ * resource, after a query that failed).
+ */
+function finalError(what: string, errors: readonly unknown[]): unknown {
+  const last = errors[errors.length - 1];
+  if (errors.every((error) => sameKind(error, last))) return last;
+  const each = errors.map((error, index) => `attempt ${index + 1}: ${describe(error)}`);
+  return new RetryExhaustedError(
+    `${what} failed ${errors.length} attempts: ${each.join('; ')}`,
+    errors,
+  );
+}
+
+/** Same class and same `code` (for objects), or the same type (for anything else thrown). */
+function sameKind(a: unknown, b: unknown): boolean {
+  if (typeof a !== 'object' || a === null || typeof b !== 'object' || b === null) {
+    return typeof a === typeof b && (a === null) === (b === null);
+  }
+  const code = (error: object) => (error as { code?: unknown }).code;
+  return a.constructor === b.constructor && code(a) === code(b);
 }

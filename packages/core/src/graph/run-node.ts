@@ -177,6 +177,10 @@ class NodeExecution implements ScopeHolder, WaitingNode {
     return this.#scope;
   }
 
+  get signal(): AbortSignal {
+    return this.scope.signal;
+  }
+
   aborted(): boolean {
     return (this.#scope ?? this.parent)[scopeAborted]();
   }
