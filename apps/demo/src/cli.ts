@@ -15,6 +15,7 @@ const SIGNAL_GRACE_MS = 20_000;
 
 const stop = new AbortController();
 let signalExit: number | undefined;
+let leaveWhenDone = false;
 
 function onSignal(name: NodeJS.Signals): void {
   if (signalExit !== undefined) {
@@ -57,6 +58,9 @@ try {
   process.exitCode = await main(process.argv.slice(2), {
     signal: stop.signal,
     exitCode: () => signalExit,
+    leaveWhenDone: () => {
+      leaveWhenDone = true;
+    },
   });
 } catch (error) {
   crashed(error);
@@ -66,3 +70,6 @@ try {
   process.off('SIGTERM', onSignal);
   process.off('beforeExit', onStall);
 }
+// Everything of the run is closed and the report written; what is left is a driver's connection
+// that cannot be cut short, and waiting for its timeout is not stopping "at once".
+if (leaveWhenDone) process.exit();

@@ -22,6 +22,8 @@ export interface ExportEndpoints {
   apiOrigin: string;
   apiToken?: string;
   smtpUrl: string;
+  /** Longest wait for the SMTP server to connect, and then to greet. */
+  smtpTimeoutMs: number;
   mailFrom: string;
   concurrency: number;
 }
@@ -58,6 +60,8 @@ export function createExportResources(endpoints: ExportEndpoints): ResourcePool 
       createMailProvider({
         url: endpoints.smtpUrl,
         from: endpoints.mailFrom,
+        connectionTimeoutMs: endpoints.smtpTimeoutMs,
+        greetingTimeoutMs: endpoints.smtpTimeoutMs,
         retry: { maxRetries: 2, delayMs: 500 },
       }),
     );

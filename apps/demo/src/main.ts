@@ -18,6 +18,12 @@ export interface Interrupt {
   signal: AbortSignal;
   /** 130 / 143 once SIGINT / SIGTERM arrived, else undefined. */
   exitCode(): number | undefined;
+  /**
+   * Called when the run left a connection behind that its driver cannot close (see
+   * `ExportRun.abandonedMail`): the entry point leaves once `main` has returned, instead of
+   * waiting for that driver's timers.
+   */
+  leaveWhenDone(): void;
 }
 
 /** Write one line to stderr, the way every failure is reported. */
@@ -69,6 +75,7 @@ export async function main(argv: readonly string[], interrupt: Interrupt): Promi
     }
   }
   forgetEmergency();
+  if (run.abandonedMail) interrupt.leaveWhenDone();
   if (outcome.message !== undefined) fail(outcome.message);
   return interrupt.exitCode() ?? (outcome.status === 'ok' ? 0 : EXIT_FAILED);
 }

@@ -22,6 +22,8 @@ export interface DemoOptions {
   apiUrl?: string;
   apiToken?: string;
   smtpUrl?: string;
+  /** Longest wait for the SMTP server to accept the connection, and then to greet. */
+  smtpTimeoutMs: number;
   mailFrom: string;
   mailTo: string;
   report?: string;
@@ -46,6 +48,7 @@ interface RawOptions {
   apiUrl?: string;
   apiToken?: string;
   smtpUrl?: string;
+  smtpTimeout: string | number;
   mailFrom: string;
   mailTo: string;
   report?: string;
@@ -82,6 +85,11 @@ function buildProgram(): Command {
       new Option('--smtp-url <url>', 'SMTP URL (default: embedded capture)').env(
         'KAYGRAPH_SMTP_URL',
       ),
+    )
+    .addOption(
+      new Option('--smtp-timeout <ms>', 'longest wait for the SMTP server to connect, then to greet')
+        .env('KAYGRAPH_SMTP_TIMEOUT_MS')
+        .default(10_000),
     )
     .option('--mail-from <address>', 'sender of the summary mail', 'kaygraph-demo@localhost')
     .option('--mail-to <address>', 'recipient of the summary mail', 'ops@localhost')
@@ -126,6 +134,7 @@ function validate(raw: RawOptions): DemoOptions {
     chunkRows: positiveInteger('--chunk-rows', raw.chunkRows, 100_000_000),
     format: chunkFormat(raw.format),
     concurrency: positiveInteger('--concurrency', raw.concurrency, 256),
+    smtpTimeoutMs: positiveInteger('--smtp-timeout', raw.smtpTimeout, 2_147_483_647),
     mailFrom: mailAddress('--mail-from', raw.mailFrom),
     mailTo: mailAddress('--mail-to', raw.mailTo),
     quiet: raw.quiet === true,

@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { CleanupError, type ResourcePool, abortError, redactText } from '@kaygraph/core';
 import { type Monitor, createMonitor } from '@kaygraph/monitor';
 import type { FsProvider } from '@kaygraph/provider-fs';
+import type { MailProvider } from '@kaygraph/provider-mail';
 import { NotificationError } from './demo-errors.js';
 import { type Services, startServices } from './embedded.js';
 import { onEmergencyExit } from './emergency-cleanup.js';
@@ -58,6 +59,13 @@ export class ExportRun {
   private sourceLabel: string | undefined;
   private receiverFacts: ReceiverStats | undefined;
   private forgetEmergency: () => void = () => {};
+  /**
+   * An interrupt came while the summary mail was still in nodemailer (connecting, waiting for a
+   * greeting...). The provider was destroyed without waiting for it, but nodemailer cannot cut
+   * its connection short: its socket and timers keep the process alive until the driver's own
+   * timeout, so the process has to leave on its own word once the run has unwound.
+   */
+  abandonedMail = false;
 
   constructor(
     private readonly options: DemoOptions,
@@ -132,6 +140,7 @@ export class ExportRun {
       apiOrigin: originOf(api),
       ...(this.services.apiToken === undefined ? {} : { apiToken: this.services.apiToken }),
       smtpUrl: this.services.smtpUrl,
+      smtpTimeoutMs: this.options.smtpTimeoutMs,
       mailFrom: this.options.mailFrom,
       concurrency: this.options.concurrency,
     });
@@ -194,6 +203,7 @@ export class ExportRun {
     const resources = this.resources;
     if (resources !== undefined) {
       try {
+        await this.dropMailInFlight(resources);
         await resources.close({ timeoutMs: CLOSE_TIMEOUT_MS });
       } catch (error) {
         this.fail(error);
@@ -211,6 +221,19 @@ export class ExportRun {
     }
     this.receiverFacts = this.services?.receiver?.stats();
     await this.services?.close().catch((error: unknown) => this.fail(error));
+  }
+
+  /**
+   * After an interrupt, a mail the driver is still sending is not waited for: a graceful close
+   * would hold the shutdown until nodemailer's own timeout (the greeting's, say), since it has no
+   * way to cut a connection short. Destroying the mail provider takes its slot back at once.
+   */
+  private async dropMailInFlight(resources: ResourcePool): Promise<void> {
+    if (!this.io.signal.aborted) return;
+    const mail = resources.get<MailProvider>('mail');
+    if (mail.stats().inUse === 0) return;
+    this.abandonedMail = true;
+    await mail.destroy(this.io.signal.reason).catch(() => {});
   }
 
   /**

@@ -9,7 +9,9 @@ import {
   readReport,
   runCli,
   sourceFlags,
+  spawnCli,
   tempLeft,
+  waitFor,
 } from './helpers/cli.js';
 
 /** A port nothing listens on: bound, read, released. */
@@ -201,6 +203,52 @@ describe('demo delivery: what counts as uploaded and mailed', () => {
     expect(lines, result.stderr).toHaveLength(1);
     expect(lines[0]).toContain(report);
     expect(requests).toBe(0);
+    expect(await tempLeft(workspace)).toEqual([]);
+  });
+
+  it('stops at once on SIGINT while the SMTP server has not greeted yet', async () => {
+    let connections = 0;
+    const sockets = new Set<Socket>();
+    const silent = createServer((socket) => {
+      connections++;
+      sockets.add(socket);
+      socket.on('error', () => {});
+    });
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    cleanups.push(async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => silent.close(() => resolve()));
+    });
+    const { port } = silent.address() as { port: number };
+
+    // The greeting is awaited for ten minutes, longer than the CLI's 20 s grace after a signal:
+    // a run that ends cleanly ended because of the interrupt, not because a timeout fired.
+    const cli = spawnCli(
+      [
+        ...sourceFlags(500),
+        '--smtp-url', `smtp://127.0.0.1:${port}`,
+        '--quiet',
+        '--report', workspace.report,
+      ],
+      workspace,
+      { KAYGRAPH_SMTP_TIMEOUT_MS: '600000' },
+    );
+    await waitFor(() => connections > 0, 100_000, 'the SMTP connection');
+    cli.child.kill('SIGINT');
+    const result = await cli.done;
+
+    expect(connections).toBe(1);
+    expect(result.code).toBe(130);
+    // One line, and not the one of a shutdown cut short by the grace period.
+    expect(errorLines(result)).toEqual(['kaygraph-demo: interrupted by SIGINT']);
+    const report = await readReport(workspace);
+    expect(report.ok).toBe(false);
+    expect(report.rows.uploaded).toBe(500);
+    expect(report.notifications.sent).toBe(0);
+    for (const [name, stats] of Object.entries(report.resources)) {
+      expect(stats.inUse, `${name} in use`).toBe(0);
+      expect(stats.leaks, `${name} leaks`).toBe(0);
+    }
     expect(await tempLeft(workspace)).toEqual([]);
   });
 });
