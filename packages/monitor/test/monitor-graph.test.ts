@@ -57,4 +57,29 @@ describe('monitor watching a ResourcePool and a graph run', () => {
     expect(snap.nodes.forget).toMatchObject({ runs: 1, leases: 1 });
     expect(snap.runs).toEqual({ started: 1, ok: 1, failed: 0 });
   });
+
+  it("counts a retried node's leases under the node, the failed attempt's leak included", async () => {
+    const db = createTestProvider({ name: 'db', kind: 'postgres', max: 1 });
+    resources = new ResourcePool().add(db);
+    monitor = createMonitor({ resources, healthIntervalMs: 0 });
+    await resources.open();
+    class FlakyRead extends Node {
+      override async exec(_input: unknown, ctx: NodeContext) {
+        const lease = await ctx.acquire('db');
+        // The first attempt fails holding its lease; its scope destroys it before the retry.
+        if (ctx.attempt === 1) throw new Error('transient failure');
+        await lease.release();
+      }
+    }
+
+    const result = await new Graph(new FlakyRead({ name: 'flaky', maxRetries: 1 })).run(
+      {},
+      { resources },
+    );
+    expect(result.status).toBe('ok');
+
+    const snap = monitor.snapshot();
+    expect(snap.providers.db).toMatchObject({ acquired: 2, released: 2, leaks: 1, inUse: 0 });
+    expect(snap.nodes.flaky).toMatchObject({ runs: 1, errors: 0, leases: 2, holdMs: { count: 2 } });
+  });
 });
