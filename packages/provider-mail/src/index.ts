@@ -8,4 +8,4 @@ export {
   type MailSlot,
   createMailProvider,
 } from './mail-provider.js';
-export type { MailSendResult } from './send-runner.js';
+export { type MailSendResult, isTransientMailError } from './send-runner.js';

@@ -135,6 +135,15 @@ export function isTransient(error: MailError): boolean {
   return isConnectionFailure(error);
 }
 
+/**
+ * True for a failed send worth trying again later: a `MailError` with a 4xx reply ("try again
+ * later"), or a connection that failed before the server answered (refused, reset, timed out). A
+ * 5xx reply, such as a 554 greeting or a 535 authentication failure, would be given again.
+ */
+export function isTransientMailError(error: unknown): boolean {
+  return MailError.isInstance(error) && isTransient(error);
+}
+
 function addressOf(entry: string | { address: string }): string {
   return typeof entry === 'string' ? entry : entry.address;
 }

@@ -1,5 +1,5 @@
 import { type NodeContext, Node, sleep } from '@kaygraph/core';
-import { MailError, type MailProvider } from '@kaygraph/provider-mail';
+import { type MailProvider, isTransientMailError } from '@kaygraph/provider-mail';
 import type { ExportShared } from '../export-shared.js';
 
 interface Summary {
@@ -54,7 +54,7 @@ export class NotificationNode extends Node<ExportShared, Summary, Outcome> {
         const result = await mail.send(message, { signal: ctx.signal, owner: ctx.owner });
         return { sent: true, messageId: result.messageId };
       } catch (error) {
-        if (ctx.signal.aborted || attempt >= SEND_RETRIES || !isTransient(error)) throw error;
+        if (ctx.signal.aborted || attempt >= SEND_RETRIES || !isTransientMailError(error)) throw error;
       }
       await sleep(SEND_RETRY_DELAY_MS, ctx.signal, 'summary mail retry wait');
     }
@@ -75,24 +75,3 @@ export class NotificationNode extends Node<ExportShared, Summary, Outcome> {
     ctx.shared.notification = { sent: false, error: outcome.error };
   }
 }
-
-/**
- * Worth another try: a 4xx reply ("try again later"), or a connection that failed before the
- * server answered (refused, reset, timed out). A 5xx reply, such as a 554 greeting or a 535
- * authentication failure, would be given again; so would an authentication nodemailer refused.
- */
-function isTransient(error: unknown): boolean {
-  if (!MailError.isInstance(error)) return false;
-  const reply = error.responseCode;
-  if (reply !== undefined) return reply >= 400 && reply < 500;
-  return error.driverCode !== undefined && TRANSIENT_DRIVER_CODES.has(error.driverCode);
-}
-
-const TRANSIENT_DRIVER_CODES = new Set([
-  'ECONNECTION',
-  'ETIMEDOUT',
-  'ESOCKET',
-  'EDNS',
-  'ECONNREFUSED',
-  'ECONNRESET',
-]);
