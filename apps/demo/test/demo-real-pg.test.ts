@@ -1,12 +1,9 @@
-import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { promisify } from 'node:util';
-import pg from 'pg';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type UploadReceiver, startUploadReceiver } from '../src/receiver.js';
 import { type Workspace, makeWorkspace, readReport, runCli, tempLeft } from './helpers/cli.js';
+import { type ScratchDatabase, pgbenchDatabase } from './helpers/scratch-db.js';
 
-const run = promisify(execFile);
 const serverUrl = process.env.KAYGRAPH_TEST_PG_URL;
 if (serverUrl === undefined) {
   console.log('demo-real-pg: skipped, KAYGRAPH_TEST_PG_URL is not set (no real PostgreSQL)');
@@ -14,26 +11,19 @@ if (serverUrl === undefined) {
 
 const ROWS = 100_000;
 
-/** The same server URL with another database name. */
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-}
-
 describe.skipIf(serverUrl === undefined)('demo against the real PostgreSQL', () => {
-  const database = `kaygraph_demo_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
+  let scratch: ScratchDatabase | undefined;
+  let admin: pg.Client;
+  let database: string;
   let workspace: Workspace;
   let receiver: UploadReceiver;
   let dbUrl: string;
 
   beforeAll(async () => {
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${database}`);
-    dbUrl = withDatabase(serverUrl!, database);
-    // pgbench at scale 1: pgbench_accounts with 100,000 rows and a primary key.
-    await run('pgbench', ['-i', '-s', '1', '-q', dbUrl]);
+    scratch = await pgbenchDatabase(serverUrl!, 'kaygraph_demo');
+    dbUrl = scratch.url;
+    admin = scratch.admin;
+    database = scratch.name;
     workspace = await makeWorkspace();
     receiver = await startUploadReceiver({ token: 'real-pg-token' });
   });
@@ -41,8 +31,7 @@ describe.skipIf(serverUrl === undefined)('demo against the real PostgreSQL', () 
   afterAll(async () => {
     await receiver?.close();
     await workspace?.remove();
-    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-    await admin.end();
+    await scratch?.drop();
   });
 
   it('exports all 100,000 pgbench_accounts rows, and the receiver agrees', async () => {

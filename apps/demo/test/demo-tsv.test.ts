@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import pg from 'pg';
@@ -15,6 +14,7 @@ import {
   tempLeft,
   waitFor,
 } from './helpers/cli.js';
+import { type ScratchDatabase, pgbenchDatabase } from './helpers/scratch-db.js';
 
 const run = promisify(execFile);
 const serverUrl = process.env.KAYGRAPH_TEST_PG_URL;
@@ -29,16 +29,10 @@ const WIDE_ROWS = 350_000;
 /** Long enough (about 300 MB of COPY text) that it is still running when the test steps in. */
 const LONG_QUERY = "SELECT g, repeat('x', 100) AS pad FROM generate_series(1, 3000000) AS g";
 
-/** The same server URL with another database name. */
-function withDatabase(url: string, database: string): string {
-  const parsed = new URL(url);
-  parsed.pathname = `/${database}`;
-  return parsed.toString();
-}
-
 describe.skipIf(serverUrl === undefined)('demo --format tsv against the real PostgreSQL', () => {
-  const database = `kaygraph_tsv_${randomBytes(4).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: serverUrl });
+  let scratch: ScratchDatabase | undefined;
+  let admin: pg.Client;
+  let database: string;
   /** Chunk bodies the receiver stored, by chunk name (the last path segment of the key). */
   const stored = new Map<string, Buffer>();
   let workspace: Workspace;
@@ -46,10 +40,10 @@ describe.skipIf(serverUrl === undefined)('demo --format tsv against the real Pos
   let dbUrl: string;
 
   beforeAll(async () => {
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${database}`);
-    dbUrl = withDatabase(serverUrl!, database);
-    await run('pgbench', ['-i', '-s', '1', '-q', dbUrl]);
+    scratch = await pgbenchDatabase(serverUrl!, 'kaygraph_tsv');
+    dbUrl = scratch.url;
+    admin = scratch.admin;
+    database = scratch.name;
     const db = new pg.Client({ connectionString: dbUrl });
     await db.connect();
     // Values COPY has to escape, NULLs, and text that is not ASCII.
@@ -87,8 +81,7 @@ describe.skipIf(serverUrl === undefined)('demo --format tsv against the real Pos
 
   afterAll(async () => {
     await receiver?.close();
-    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-    await admin.end();
+    await scratch?.drop();
   });
 
   /** What psql's own COPY of the same query writes. */
