@@ -123,6 +123,7 @@ export class FsProvider implements Provider<FileHandle> {
       throw new ConfigInvalidError('acquire: options with a "path" are required');
     }
     const mode = checkMode('acquire', options.mode);
+    const flags = checkFlags(options.flags);
     const lexical = confineLexically(options.path, this.#bases);
     const started = Date.now();
     // Taken before the wait: after it, the stack is that of whoever freed the slot.
@@ -137,7 +138,6 @@ export class FsProvider implements Provider<FileHandle> {
       this.#slots.give();
       throw error;
     }
-    const flags = options.flags ?? 'r';
     return this.#openLeased(target, options.path, flags, mode, options, started, stack);
   }
 
@@ -498,6 +498,23 @@ export class FsProvider implements Provider<FileHandle> {
  */
 export function createFsProvider(options: FsProviderOptions): FsProvider {
   return new FsProvider(options);
+}
+
+/** The string flags `fs.open` takes (aliases included). */
+const openFlags = new Set(
+  ['r', 'rs', 'r+', 'rs+', 'w', 'wx', 'xw', 'w+', 'wx+', 'xw+']
+    .concat(['a', 'ax', 'xa', 'as', 'sa', 'a+', 'ax+', 'xa+', 'as+', 'sa+']),
+);
+
+/** Checked before a slot is taken: a bad value is the caller's mistake, not a file-system error. */
+function checkFlags(value: unknown): string | number {
+  if (value === undefined) return 'r';
+  if (typeof value === 'string' && openFlags.has(value)) return value;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= 0) return value;
+  throw new ConfigInvalidError(
+    `acquire: option "flags" must be open(2) flags like 'r', 'w' or 'a+', or a number, got ` +
+      `${typeof value === 'string' ? JSON.stringify(value) : String(value)}`,
+  );
 }
 
 function checkMode(where: string, value: unknown): number {

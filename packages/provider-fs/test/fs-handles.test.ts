@@ -3,6 +3,7 @@ import path from 'node:path';
 import {
   AbortedError,
   AcquireTimeoutError,
+  ConfigInvalidError,
   type KayGraphEvents,
   LeaseReleasedError,
   subscribe,
@@ -124,6 +125,18 @@ describe('file handle cap', () => {
     expect((error as Error).message).toContain('missing.txt');
     expect(fs.stats()).toMatchObject({ size: 0, errors: 1 });
     const lease = await fs.acquire({ path: 'a.txt', timeoutMs: 0 });
+    await lease.release();
+  });
+
+  it('refuses bad open flags as a typed option error, not a file-system failure', async () => {
+    const { fs } = await setup();
+    for (const flags of ['bogus', 'rw', -1, 1.5]) {
+      const error = await fs.acquire({ path: 'a.txt', flags }).catch((e: unknown) => e);
+      expect(ConfigInvalidError.isInstance(error)).toBe(true);
+      expect((error as Error).message).toContain(String(flags));
+    }
+    expect(fs.stats()).toMatchObject({ size: 0, errors: 0, acquired: 0 });
+    const lease = await fs.acquire({ path: 'new.txt', flags: 'xw' });
     await lease.release();
   });
 
