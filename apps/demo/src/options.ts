@@ -1,4 +1,4 @@
-import { redactUrl, urlTextProblem } from '@kaygraph/core';
+import { redactText, redactUrl, urlTextProblem } from '@kaygraph/core';
 import { Command, CommanderError, Option } from 'commander';
 import type { ChunkFormat } from './chunk-encodings.js';
 import { UsageError } from './demo-errors.js';
@@ -121,6 +121,11 @@ export function parseOptions(argv: readonly string[]): DemoOptions | ParseExit {
   } catch (error) {
     if (!(error instanceof CommanderError)) throw error;
     if (error.exitCode === 0) return { exit: 0 };
+    if (error.code === 'commander.excessArguments') {
+      // Named, masked: a URL typed without its flag may hold a password.
+      const extra = program.args.map((arg) => JSON.stringify(redactText(arg))).join(', ');
+      throw new UsageError(`unexpected argument ${extra}: every option is a --flag (see --help)`);
+    }
     const text = commanderMessage.trim().replace(/^error: /, '') || error.message;
     throw new UsageError(`${text} (see --help)`);
   }

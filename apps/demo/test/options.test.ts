@@ -44,6 +44,12 @@ describe('command line', () => {
     expect(error.message).not.toContain('pa55word');
   });
 
+  it('names an argument given without a flag, its password masked', () => {
+    const error = usageError(['--quiet', 'postgres://me:pa55word@db.example/orders']);
+    expect(error.message).toContain('unexpected argument "postgres://me:***@db.example/orders"');
+    expect(error.message).not.toContain('pa55word');
+  });
+
   it('refuses --table with --query, and --db-url without either', () => {
     expect(usageError(['--table', 't', '--query', 'select 1']).message).toContain('not both');
     expect(usageError(['--db-url', 'postgres://h/db']).message).toContain('--table');
