@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { abortError } from '@kaygraph/core';
+import { UsageError } from './demo-errors.js';
 import type { DemoOptions } from './options.js';
 import type { UploadReceiver } from './receiver.js';
 import type { SmtpCapture } from './smtp-capture.js';
@@ -86,7 +87,13 @@ async function startEach(
   let smtpUrl = options.smtpUrl;
   if (smtpUrl === undefined) {
     const { startSmtpCapture } = await import('./smtp-capture.js');
-    const started = await startSmtpCapture({ outbox: resolve(options.outbox) });
+    const outbox = resolve(options.outbox);
+    const started = await startSmtpCapture({ outbox }).catch((error: unknown) => {
+      const code = (error as NodeJS.ErrnoException).code ?? String(error);
+      throw new UsageError(`--outbox ${JSON.stringify(outbox)} cannot be used: ${code}`, {
+        cause: error,
+      });
+    });
     stops.push(() => started.close());
     smtp = started;
     smtpUrl = started.url;

@@ -1,4 +1,6 @@
+import { writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type UploadReceiver, startUploadReceiver } from '../src/receiver.js';
@@ -126,6 +128,21 @@ describe('demo with bad input', () => {
         await admin.query(`DROP TABLE IF EXISTS ${table}`);
         await admin.end();
       }
+    },
+  );
+
+  it.skipIf(process.env.KAYGRAPH_TEST_PG_URL === undefined)(
+    'an --outbox that cannot be made: names the flag and the reason',
+    async () => {
+      await writeFile(join(workspace.root, 'not-a-folder'), '');
+      const url = process.env.KAYGRAPH_TEST_PG_URL!;
+      const args = ['--db-url', url, '--query', 'SELECT 1 AS one', '--outbox', 'not-a-folder/mail'];
+
+      const line = await expectFailure(args, 1);
+
+      expect(line).toContain('--outbox');
+      expect(line).toContain('not-a-folder/mail');
+      expect(line).toContain('ENOTDIR');
     },
   );
 
