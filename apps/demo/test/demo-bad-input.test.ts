@@ -1,5 +1,4 @@
 import { writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -14,18 +13,10 @@ import {
   sourceFlags,
   tempLeft,
 } from './helpers/cli.js';
+import { closedPort } from './helpers/ports.js';
 
 const PASSWORD = 'Sup3r-Secret-pw';
 const TOKEN = 'tok-4f1d9a7c2e';
-
-/** A port nothing listens on: bound, read, released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('demo with bad input', () => {
   let workspace: Workspace;

@@ -13,15 +13,7 @@ import {
   tempLeft,
   waitFor,
 } from './helpers/cli.js';
-
-/** A port nothing listens on: bound, read, released. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+import { closedPort } from './helpers/ports.js';
 
 interface ScriptedSmtp {
   url: string;
