@@ -296,7 +296,9 @@ class PgProvider implements DbProvider {
       size: this.#pool.totalCount,
       inUse: this.#ledger.size,
       idle: this.#pool.idleCount,
-      waiting: this.#pool.waitingCount,
+      // Our callers still waiting (for a connection or for the next connect attempt); pg-pool's
+      // own queue also holds requests whose callers gave up, which it cannot withdraw.
+      waiting: this.#waits.size,
       pending: this.#book.pending,
       created: this.#tally.created,
       destroyed: this.#tally.destroyed,
@@ -579,7 +581,7 @@ class PgProvider implements DbProvider {
     const { max } = this.#options;
     return new AcquireTimeoutError(
       `no connection to ${targetLabel(this.#options.target)} became free within ${waitMs} ms ` +
-        `(provider "${this.name}", max ${max}, ${this.#pool.waitingCount} waiting)${because}`,
+        `(provider "${this.name}", max ${max}, ${this.#waits.size} waiting)${because}`,
       { cause: cause ?? connectFailure },
     );
   }

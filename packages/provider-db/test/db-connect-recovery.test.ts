@@ -56,6 +56,7 @@ describe('a server that comes back', () => {
     expect(DbConnectError.isInstance(down)).toBe(true);
     // These wait for the next attempt instead of each making a connect that would fail.
     const waiting = Array.from({ length: 3 }, () => db.acquire());
+    expect(db.stats()).toMatchObject({ waiting: 3, pending: 0 });
     await relay(port, url);
 
     const leases = await Promise.all(waiting);
