@@ -45,26 +45,19 @@ export class LeaseLedger<R> {
   #head: LeaseRecord<R> | undefined;
   #size = 0;
   readonly #leakDetectionMs: number;
+  /** Leak detection or stack capture is on: every lease records its stack and acquire time. */
   readonly #captureStacks: boolean;
-  /** Leak detection or stack capture is on: every lease needs its acquire time. */
-  readonly #alwaysTimed: boolean;
   #sweepTimer: NodeJS.Timeout | undefined;
 
   constructor(options: LeaseLedgerOptions) {
     this.provider = options.provider;
     this.#leakDetectionMs = options.leakDetectionMs ?? 0;
     this.#captureStacks = options.captureStacks === true || this.#leakDetectionMs > 0;
-    this.#alwaysTimed = this.#captureStacks;
   }
 
   /** Leases out right now. */
   get size(): number {
     return this.#size;
-  }
-
-  /** True when every lease records its borrower's stack (leak detection or `captureStacks`). */
-  get capturesStacks(): boolean {
-    return this.#captureStacks;
   }
 
   /**
@@ -104,7 +97,7 @@ export class LeaseLedger<R> {
     const stack =
       borrowerStack ?? (this.#captureStacks ? captureStack(LeaseLedger.prototype.issue) : undefined);
     const timed =
-      this.#alwaysTimed ||
+      this.#captureStacks ||
       owner !== undefined ||
       acquireChannel.hasSubscribers ||
       releaseChannel.hasSubscribers ||
