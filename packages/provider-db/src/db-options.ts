@@ -4,11 +4,11 @@ import {
   checkInteger,
   checkObject,
   checkString,
+  checkUrl,
   describeValue,
   maskUserinfo,
   redactUrl,
   rejectUnknownKeys,
-  urlTextProblem,
 } from '@kaygraph/core';
 import type { DbTarget } from './db-errors.js';
 
@@ -220,13 +220,9 @@ function checkConnectionString(value: unknown): string {
         `database options, got ${JSON.stringify(maskUserinfo(value))}`,
     );
   }
-  const problem = urlTextProblem(value);
-  if (problem !== undefined) {
-    throw new ConfigInvalidError(
-      `${where}: option "connectionString" ${problem}: ${JSON.stringify(maskUserinfo(value))}`,
-    );
-  }
-  if (!['postgres:', 'postgresql:'].includes(new URL(value).protocol)) {
+  // Refuses text that does not parse, or would parse with a password split into port and path.
+  const url = checkUrl(where, 'connectionString', value);
+  if (!['postgres:', 'postgresql:'].includes(url.protocol)) {
     throw new ConfigInvalidError(
       `${where}: option "connectionString" must be a postgres:// or postgresql:// URL, ` +
         `got ${JSON.stringify(redactUrl(value))}`,
