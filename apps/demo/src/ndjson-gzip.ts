@@ -50,11 +50,7 @@ export function gzipNdjson(
   batches: AsyncIterable<readonly unknown[]>,
   onRows: (count: number) => void = () => {},
 ): Readable {
-  const gzip = createGzip();
-  pipeline(Readable.from(ndjsonPieces(batches, onRows)), gzip, () => {
-    // Failures reach the consumer through the gzip stream, which pipeline destroys with them.
-  });
-  return gzip;
+  return gzipOf(ndjsonPieces(batches, onRows));
 }
 
 /**
@@ -65,8 +61,13 @@ export function gzipLines(
   pieces: AsyncIterable<{ bytes: Buffer; rows: number }>,
   onRows: (count: number) => void = () => {},
 ): Readable {
+  return gzipOf(linePieces(pieces, onRows));
+}
+
+/** `source` piped through gzip; destroying the returned stream stops the source. */
+function gzipOf(source: AsyncIterable<Buffer>): Readable {
   const gzip = createGzip();
-  pipeline(Readable.from(linePieces(pieces, onRows)), gzip, () => {
+  pipeline(Readable.from(source), gzip, () => {
     // Failures reach the consumer through the gzip stream, which pipeline destroys with them.
   });
   return gzip;
